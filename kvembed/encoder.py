@@ -1,0 +1,237 @@
+"""``Encoder``: the public API. Texts in, L2-normalised float32 embeddings out.
+
+    from kvembed import Encoder
+    enc = Encoder.from_pretrained("smollm2-135m", method="kvembed")
+    emb = enc.encode(["A girl is styling her hair."], prompt_type="document")
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from . import forward
+from .backbones import Backbone, load_backbone
+from .layers import LayerChoice, parse_layers, resolve_static, select_auto
+from .methods import MethodSpec, get_method
+from .pooling import check_pooling, pool
+from .prompts import ROLES, Prompt, PromptTokenizer
+
+log = logging.getLogger(__name__)
+_DEFAULT = object()
+
+
+def validate_texts(texts: Any) -> list[str]:
+    """A list of strings, or a clear error naming the first offending index.
+
+    Empty strings are valid: they are encoded as the prompt around an empty text. With ``prompt=None``
+    and a tokenizer that adds no special tokens there is nothing to encode, and that is an error.
+    """
+    if isinstance(texts, str):
+        raise TypeError("encode() takes a list of strings; wrap a single text as [text]")
+    if not isinstance(texts, Sequence) and not hasattr(texts, "__iter__"):
+        raise TypeError(f"encode() takes a list of strings, got {type(texts).__name__}")
+    texts = list(texts)
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise TypeError(f"texts[{i}] is {type(t).__name__} ({t!r:.40}), expected str")
+    return texts
+
+
+def _resolve_prompt(method: MethodSpec, prompt: Any) -> Prompt:
+    if isinstance(prompt, str) and prompt == "default":
+        return method.prompt
+    if prompt is None:
+        return Prompt(None, None)
+    if isinstance(prompt, Prompt):
+        return prompt
+    if isinstance(prompt, str):
+        return Prompt.same(prompt)
+    if isinstance(prompt, dict) or hasattr(prompt, "items"):
+        data = dict(prompt.items())
+        unknown = set(data) - set(ROLES)
+        if unknown:
+            raise ValueError(f"Prompt roles {sorted(unknown)} are unknown; use {ROLES}")
+        return Prompt(data.get("document"), data.get("query", data.get("document")))
+    raise ValueError(f"prompt must be 'default', None, a template string or a dict per role, got {prompt!r}")
+
+
+class Encoder:
+    """Encode texts with a frozen decoder and one embedding method."""
+
+    def __init__(self, backbone: Backbone, method: MethodSpec, *, max_length: int = 512,
+                 padding_side: str = "right", normalize: bool = True) -> None:
+        if padding_side not in ("right", "left"):
+            raise ValueError(f"padding_side must be 'right' or 'left', got {padding_side!r}")
+        self.backbone = backbone
+        self.method = method
+        self.max_length = int(max_length)
+        self.padding_side = padding_side
+        self.normalize = normalize
+        for role in ROLES:  # fail on a bad template or max_length now, not mid-run
+            self._prompt_tokenizer(role)
+        self.tp_layers = (method.token_prepending.layer_range(backbone.num_layers)
+                          if method.token_prepending else None)
+        self.layer_choice = self._choose_layers()
+
+    # ---------------------------------------------------------------- construction
+    @classmethod
+    def from_pretrained(cls, model: str | Backbone, method: str | MethodSpec = "kvembed", *,
+                        layers: Any = _DEFAULT, bias: float | None = None, pooling: str | None = None,
+                        prompt: Any = "default", prefix_position: Any = _DEFAULT, routing_impl: str | None = None,
+                        dtype: str = "auto", device: str = "auto", max_length: int = 512,
+                        padding_side: str = "right", normalize: bool = True, revision: str | None = None,
+                        **method_options: Any) -> "Encoder":
+        """Load ``model`` (named backbone, hub id, folder or GGUF file) and configure ``method``.
+
+        ``layers``, ``bias``, ``prefix_position`` and ``routing_impl`` override the method's re-routing
+        options (ignored with a warning by methods without re-routing); ``pooling`` and ``prompt``
+        override its pooling and templates (``prompt=None`` encodes the raw text).
+        """
+        spec = get_method(method)
+        if method_options:
+            raise ValueError(f"Unknown option(s) {sorted(method_options)} for Encoder.from_pretrained")
+        spec = cls.configure(spec, layers=layers, bias=bias, pooling=pooling, prompt=prompt,
+                             prefix_position=prefix_position, routing_impl=routing_impl)
+        backbone = model if isinstance(model, Backbone) else load_backbone(
+            model, dtype=dtype, device=device, revision=revision)
+        return cls(backbone, spec, max_length=max_length, padding_side=padding_side, normalize=normalize)
+
+    @staticmethod
+    def configure(spec: MethodSpec, *, layers: Any = _DEFAULT, bias: float | None = None,
+                  pooling: str | None = None, prompt: Any = "default", prefix_position: Any = _DEFAULT,
+                  routing_impl: str | None = None) -> MethodSpec:
+        """A copy of ``spec`` with the given overrides applied and validated."""
+        routing_overrides = {k: v for k, v in dict(layers=layers, bias=bias, prefix_position=prefix_position,
+                                                   impl=routing_impl).items()
+                             if v is not None and v is not _DEFAULT}
+        if routing_overrides:
+            if spec.routing is None:
+                log.warning("Method %r does not re-route; ignoring %s", spec.name, sorted(routing_overrides))
+            else:
+                if "layers" in routing_overrides:
+                    routing_overrides["layers"] = parse_layers(routing_overrides["layers"])
+                spec = replace(spec, routing=replace(spec.routing, **routing_overrides))
+        if pooling is not None:
+            spec = replace(spec, pooling=check_pooling(pooling))
+        return replace(spec, prompt=_resolve_prompt(spec, prompt))
+
+    def _prompt_tokenizer(self, role: str) -> PromptTokenizer:
+        cache = self.__dict__.setdefault("_prompt_tokenizers", {})
+        if role not in cache:
+            tok = self.backbone.tokenizer
+            placeholder = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+            cache[role] = PromptTokenizer(tok, self.method.prompt.for_role(role), self.max_length, placeholder)
+        return cache[role]
+
+    def _choose_layers(self) -> LayerChoice | None:
+        routing = self.method.routing
+        if routing is None:
+            return None
+        spec = parse_layers(routing.layers)
+        L = self.backbone.num_layers
+        if spec.strategy != "auto":
+            return LayerChoice(resolve_static(spec, L), spec)
+        from .data.stsb import unique_sentences
+
+        if spec.sample_set != "stsb-train":
+            raise ValueError(f"Unknown ID sample set {spec.sample_set!r}; available: ['stsb-train']")
+        sample = unique_sentences("train", spec.n_samples)
+        cache_parts = {"backbone": self.backbone.source, "revision": self.backbone.revision,
+                       "dtype": self.backbone.dtype, "prompt": self.method.prompt.document,
+                       "max_length": self.max_length}
+        choice = select_auto(spec, L, lambda rep: self.layer_states(sample, rep), cache_parts)
+        log.info("layers=auto chose %s for %s", list(choice.layers), self.backbone.name)
+        return choice
+
+    # ---------------------------------------------------------------- properties
+    @property
+    def layers(self) -> tuple[int, ...]:
+        """The re-routed layers (empty for methods without re-routing)."""
+        return self.layer_choice.layers if self.layer_choice else ()
+
+    @property
+    def dim(self) -> int:
+        return self.backbone.hidden_size
+
+    def describe(self) -> dict[str, Any]:
+        """Everything needed to reproduce this encoder's embeddings."""
+        r = self.method.routing
+        return {
+            "backbone": self.backbone.name, "backbone_source": self.backbone.source,
+            "revision": self.backbone.revision, "dtype": self.backbone.dtype, "device": self.backbone.device,
+            "method": self.method.name, "pooling": self.method.pooling,
+            "prompt_document": self.method.prompt.document, "prompt_query": self.method.prompt.query,
+            "routing_mode": r.mode if r else None, "layers": list(self.layers),
+            "layer_strategy": self.layer_choice.spec.describe() if self.layer_choice else None,
+            "id_curve": list(self.layer_choice.id_curve) if self.layer_choice and self.layer_choice.id_curve else None,
+            "bias": float(r.bias) if r else None, "prefix_position": r.prefix_position if r else None,
+            "routing_impl": r.impl if r else None,
+            "tp_layers": [self.tp_layers.start, self.tp_layers.stop] if self.tp_layers else None,
+            "max_length": self.max_length, "padding_side": self.padding_side,
+        }
+
+    # ---------------------------------------------------------------- encoding
+    def _batches(self, texts: list[str], role: str, batch_size: int, desc: str, show: bool | None):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        encoded = self._prompt_tokenizer(role).encode(texts)
+        for i, e in enumerate(encoded):
+            if not e.ids:
+                raise ValueError(f"texts[{i}] is empty and prompt=None adds no tokens: nothing to encode")
+        n_trunc = sum(e.truncated for e in encoded)
+        if n_trunc:
+            log.info("%d of %d texts truncated to max_length=%d (inside the text)", n_trunc, len(texts),
+                     self.max_length)
+        # Longest first: padding is minimal and an out-of-memory error shows up on the first batch.
+        order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i].ids))
+        show = len(texts) > 4 * batch_size if show is None else show
+        pad = self.backbone.tokenizer.pad_token_id
+        for start in tqdm(range(0, len(order), batch_size), desc=desc, disable=not show, unit="batch"):
+            idx = order[start:start + batch_size]
+            yield idx, forward.make_batch([encoded[i] for i in idx], pad, self.padding_side,
+                                          self.backbone.device)
+
+    def encode(self, texts: Sequence[str], prompt_type: str = "document", batch_size: int = 32,
+               show_progress_bar: bool | None = None) -> np.ndarray:
+        """Embed ``texts`` → float32 array (N, hidden). Input order is kept; batch size does not matter."""
+        texts = validate_texts(texts)
+        if prompt_type not in ROLES:
+            raise ValueError(f"Unknown prompt_type {prompt_type!r}; choose one of {ROLES}")
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for idx, batch in self._batches(texts, prompt_type, batch_size, f"encode {self.method.name}",
+                                        show_progress_bar):
+            hidden = forward.run(self.backbone.model, batch, routing=self.method.routing, layers=self.layers,
+                                 tp_layers=self.tp_layers).last_hidden_state
+            emb = pool(hidden, batch.real, batch.text_mask, batch.last_index, self.method.pooling, self.normalize)
+            out[idx] = emb.cpu().numpy()
+        return out
+
+    def layer_states(self, texts: Sequence[str], representation: str = "last", batch_size: int = 32,
+                     role: str = "document") -> np.ndarray:
+        """(L, N, H) float32 states entering each decoder layer, without re-routing.
+
+        ``representation``: ``last`` (final real token) or ``mean`` (average over real tokens).
+        """
+        texts = validate_texts(texts)
+        L = self.backbone.num_layers
+        out = np.zeros((L, len(texts), self.dim), dtype=np.float32)
+        for idx, batch in self._batches(texts, role, batch_size, "layer states", None):
+            states = forward.run(self.backbone.model, batch, tp_layers=self.tp_layers,
+                                 output_hidden_states=True).hidden_states
+            for layer in range(L):
+                h = states[layer].float()
+                if representation == "last":
+                    v = h[torch.arange(h.shape[0], device=h.device), batch.last_index]
+                elif representation == "mean":
+                    w = batch.real.unsqueeze(-1).float()
+                    v = (h * w).sum(1) / w.sum(1)
+                else:
+                    raise ValueError(f"Unknown representation {representation!r}; choose 'last' or 'mean'")
+                out[layer, idx] = v.cpu().numpy()
+        return out

@@ -1,0 +1,25 @@
+"""Registry of named methods: ``get_method(name)`` and ``METHOD_NAMES``."""
+
+from __future__ import annotations
+
+from . import echo, kvembed, pooling_baselines, prompteol, token_prepending
+from .base import MethodSpec, Routing, TokenPrepending
+
+METHODS: dict[str, MethodSpec] = {
+    m.name: m
+    for module in (kvembed, pooling_baselines, prompteol, echo, token_prepending)
+    for m in module.METHODS
+}
+METHOD_NAMES = tuple(METHODS)
+
+
+def get_method(name: str | MethodSpec) -> MethodSpec:
+    """The named method; a ValueError lists the valid names."""
+    if isinstance(name, MethodSpec):
+        return name
+    if name not in METHODS:
+        raise ValueError(f"Unknown method {name!r}; choose one of {list(METHODS)}")
+    return METHODS[name]
+
+
+__all__ = ["MethodSpec", "Routing", "TokenPrepending", "METHODS", "METHOD_NAMES", "get_method"]

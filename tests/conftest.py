@@ -1,0 +1,54 @@
+"""Shared fixtures: offline environment, tiny random-init models of the real architectures."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+ARCHS = ("llama", "mistral", "qwen3", "gemma3")
+
+SENTENCES = [
+    "A girl is styling her hair.",
+    "A group of men play soccer on the beach while the sun sets behind them.",
+    "One woman is measuring another woman's ankle.",
+    "Stocks fell sharply on Monday after the central bank raised interest rates again.",
+    "A cat.",
+]
+
+
+@pytest.fixture(scope="session")
+def sentences() -> list[str]:
+    return list(SENTENCES)
+
+
+@pytest.fixture(scope="session")
+def tiny_backbones():
+    """Loader cache: tiny_backbones(arch, attn) -> Backbone (one load per arch and attention kind)."""
+    from kvembed.backbones import load_backbone
+
+    cache = {}
+
+    def get(arch: str, attn: str | None = None):
+        if (arch, attn) not in cache:
+            cache[(arch, attn)] = load_backbone(f"tiny-{arch}", dtype="float32", device="cpu",
+                                                attn_implementation=attn)
+        return cache[(arch, attn)]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def smollm2():
+    """The real embedded backbone (SmolLM2-135M-Instruct from its PyPI GGUF), fp32 on CPU."""
+    from kvembed.backbones import load_backbone
+
+    return load_backbone("smollm2-135m", dtype="float32", device="cpu")

@@ -1,0 +1,109 @@
+"""An independent, deliberately slow reference for KV re-routing.
+
+It shares nothing with ``kvembed.attention``: it decides visibility itself from the 2-D padding mask
+(causal, padding, sliding window), finds each row's last real token itself, re-rotates with its own
+RoPE frequencies, and computes every query's softmax in an explicit Python loop. Registered as an
+attention function named ``reference``; the model's projections, norms and RoPE stay stock.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import transformers
+
+NAME = "reference"
+
+
+@dataclass
+class RefContext:
+    padding_mask: torch.Tensor  # (B, S) bool
+    layers: frozenset = frozenset()
+    bias: float = 0.0
+    mode: str = "reroute"  # reroute | capture | inject | bidirectional
+    prefix_position: int | None = None
+    rope_theta: float = 10000.0
+    captured: dict = field(default_factory=dict)
+
+
+def _window(module):
+    cfg = module.config
+    if hasattr(module, "sliding_window"):
+        return module.sliding_window
+    return getattr(cfg, "sliding_window", None)
+
+
+def _rerotate(k: torch.Tensor, delta: int, theta: float) -> torch.Tensor:
+    """Rotate a post-RoPE key (D,) by ``delta`` positions (rotate-half convention)."""
+    D = k.shape[-1]
+    inv = 1.0 / (theta ** (torch.arange(0, D, 2, dtype=torch.float64) / D))
+    ang = delta * inv
+    cos = torch.cat([ang.cos(), ang.cos()]).to(k.dtype)
+    sin = torch.cat([ang.sin(), ang.sin()]).to(k.dtype)
+    half = D // 2
+    rot = torch.cat([-k[half:], k[:half]])
+    return k * cos + rot * sin
+
+
+def reference_attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None, **kwargs):
+    ctx: RefContext = kwargs["ref_ctx"]
+    B, H, S, D = query.shape
+    groups = H // key.shape[1]
+    scale = scaling if scaling is not None else D ** -0.5
+    W = _window(module)
+    layer = module.layer_idx
+    selected = layer in ctx.layers
+    out = torch.zeros(B, S, H, D, dtype=query.dtype)
+    for b in range(B):
+        real = [j for j in range(S) if bool(ctx.padding_mask[b, j])]
+        n = real[-1]
+        for h in range(H):
+            kh = h // groups
+            k_pre, v_pre = key[b, kh, n], value[b, kh, n]
+            if selected and ctx.mode == "capture":
+                ctx.captured[(layer, b, kh)] = (k_pre.clone(), v_pre.clone())
+            if selected and ctx.mode == "inject":
+                k_pre, v_pre = ctx.captured[(layer, b, kh)]
+            if selected and ctx.prefix_position is not None and ctx.mode in ("reroute", "inject"):
+                k_pre = _rerotate(k_pre, ctx.prefix_position - n, ctx.rope_theta)
+            for i in range(S):
+                if i not in real:
+                    continue  # padded query rows are never compared
+                if selected and ctx.mode == "bidirectional":
+                    visible = real
+                else:
+                    visible = [j for j in real if j <= i and (W is None or i - j < W)]
+                logits = [float(query[b, h, i].double() @ key[b, kh, j].double()) * scale for j in visible]
+                vals = [value[b, kh, j].double() for j in visible]
+                if selected and ctx.mode in ("reroute", "inject"):
+                    logits.insert(0, float(query[b, h, i].double() @ k_pre.double()) * scale + ctx.bias)
+                    vals.insert(0, v_pre.double())
+                m = max(logits)
+                w = [math.exp(x - m) for x in logits]
+                z = sum(w)
+                acc = sum(wi / z * v for wi, v in zip(w, vals))
+                out[b, i, h] = acc.to(query.dtype)
+    return out, None
+
+
+def register() -> None:
+    from transformers.masking_utils import sdpa_mask
+
+    transformers.AttentionInterface.register(NAME, reference_attention)
+    transformers.AttentionMaskInterface.register(NAME, sdpa_mask)
+
+
+def reference_forward(model, batch, ctx: RefContext) -> torch.Tensor:
+    """Last hidden state of ``model`` (loaded with attn_implementation='reference') under ``ctx``."""
+    with torch.inference_mode():
+        if ctx.mode == "two_pass":
+            first = RefContext(ctx.padding_mask, ctx.layers, ctx.bias, "capture", ctx.prefix_position,
+                               ctx.rope_theta)
+            model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
+                  position_ids=batch.position_ids, use_cache=False, ref_ctx=first)
+            ctx = RefContext(ctx.padding_mask, ctx.layers, ctx.bias, "inject", ctx.prefix_position,
+                             ctx.rope_theta, first.captured)
+        return model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
+                     position_ids=batch.position_ids, use_cache=False, ref_ctx=ctx).last_hidden_state
