@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import hub
 from .paths import atomic_dir, cache_dir
 
 log = logging.getLogger(__name__)
@@ -119,19 +118,6 @@ def _package_dir(import_name: str, pip_hint: str) -> Path:
     return Path(spec.submodule_search_locations[0])
 
 
-def _hub_reachable(timeout: float = 3.0) -> bool:
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").split("://")[-1].split("/")[0]
-    try:
-        socket.create_connection((endpoint, 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
-
-
-def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
-
-
 def _ensure_hub_available(hub_id: str, revision: str | None) -> None:
     """Fail fast when a hub model is neither cached nor downloadable."""
     from huggingface_hub import snapshot_download
@@ -141,12 +127,12 @@ def _ensure_hub_available(hub_id: str, revision: str | None) -> None:
         return
     except Exception:  # noqa: BLE001 - any failure here means "not cached"
         pass
-    if _offline():
+    if hub.offline():
         raise BackboneUnavailableError(
             f"Model {hub_id!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE=1. "
             "Download it first (make prefetch, or unset HF_HUB_OFFLINE on a machine with network)."
         )
-    if not _hub_reachable():
+    if not hub.reachable():
         raise BackboneUnavailableError(
             f"Model {hub_id!r} is not cached and the Hugging Face Hub is unreachable from this machine. "
             "Prefetch it elsewhere (make prefetch) or pass a local folder / GGUF file."
@@ -174,6 +160,11 @@ def _converted_gguf_dir(gguf: Path, key: str) -> Path:
     log.info("Converting %s to fp32 safetensors in %s (first use only)", gguf.name, final)
     tok = tf.AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     model = tf.AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    # The weights are already dequantised to fp32; drop the GGUF marker so they save as plain safetensors.
+    model.hf_quantizer = None
+    for holder in (model, model.config):
+        if hasattr(holder, "quantization_config"):
+            delattr(holder, "quantization_config")
     with atomic_dir(final) as tmp:
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)

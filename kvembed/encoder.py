@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 from typing import Any, Sequence
 
@@ -78,6 +79,7 @@ class Encoder:
         self.tp_layers = (method.token_prepending.layer_range(backbone.num_layers)
                           if method.token_prepending else None)
         self.layer_choice = self._choose_layers()
+        self.stats: dict[str, float] = {"texts": 0, "tokens": 0, "seconds": 0.0, "oom_halvings": 0}
 
     # ---------------------------------------------------------------- construction
     @classmethod
@@ -204,13 +206,32 @@ class Encoder:
         if prompt_type not in ROLES:
             raise ValueError(f"Unknown prompt_type {prompt_type!r}; choose one of {ROLES}")
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        start = time.perf_counter()
         for idx, batch in self._batches(texts, prompt_type, batch_size, f"encode {self.method.name}",
                                         show_progress_bar):
+            out[idx] = self._embed_batch(batch)
+            self.stats["texts"] += len(idx)
+            self.stats["tokens"] += batch.num_tokens
+        self.stats["seconds"] += time.perf_counter() - start
+        return out
+
+    def _embed_batch(self, batch: forward.Batch) -> np.ndarray:
+        """Embed one batch; on CUDA out-of-memory, split it in halves and retry (logged, counted)."""
+        try:
             hidden = forward.run(self.backbone.model, batch, routing=self.method.routing, layers=self.layers,
                                  tp_layers=self.tp_layers).last_hidden_state
             emb = pool(hidden, batch.real, batch.text_mask, batch.last_index, self.method.pooling, self.normalize)
-            out[idx] = emb.cpu().numpy()
-        return out
+            return emb.cpu().numpy()
+        except torch.OutOfMemoryError:
+            n = batch.input_ids.shape[0]
+            if n == 1:
+                raise
+            self.stats["oom_halvings"] += 1
+            log.warning("Out of memory on a batch of %d; retrying it as two batches of %d and %d",
+                        n, n // 2, n - n // 2)
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            return np.concatenate([self._embed_batch(half) for half in forward.split_batch(batch)])
 
     def layer_states(self, texts: Sequence[str], representation: str = "last", batch_size: int = 32,
                      role: str = "document") -> np.ndarray:

@@ -66,6 +66,18 @@ def make_batch(items: Sequence[Encoded], pad_id: int, padding_side: str = "right
                  right_padded=padding_side == "right")
 
 
+def split_batch(batch: Batch) -> tuple[Batch, Batch]:
+    """Two halves of a batch (rows), e.g. to retry after running out of memory."""
+    h = batch.input_ids.shape[0] // 2
+
+    def part(sl: slice) -> Batch:
+        return Batch(batch.input_ids[sl], batch.attention_mask[sl], batch.position_ids[sl], batch.last_index[sl],
+                     batch.text_mask[sl], None if batch.pst_index is None else batch.pst_index[sl],
+                     batch.right_padded)
+
+    return part(slice(0, h)), part(slice(h, None))
+
+
 def decoder_layers(model) -> torch.nn.ModuleList:
     """The decoder blocks of a base model (LlamaModel, Qwen3Model, ...)."""
     for path in ("layers", "model.layers", "language_model.layers"):

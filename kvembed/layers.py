@@ -56,8 +56,10 @@ class LayerSpec:
             raise ValueError("skip_first and skip_last must be fractions in [0, 1) summing to less than 1")
         if self.n_samples < 3:
             raise ValueError(f"n_samples must be at least 3, got {self.n_samples}")
-        if self.strategy in ("range", "fraction") and (self.start is None or self.stop is None):
-            raise ValueError(f"layer strategy {self.strategy!r} needs start and stop")
+        if self.strategy == "fraction" and (self.start is None or self.stop is None):
+            raise ValueError("layer strategy 'fraction' needs start and stop")
+        if self.strategy == "range" and self.start is None:
+            raise ValueError("layer strategy 'range' needs start (stop defaults to start + floor(width*L))")
 
     def describe(self) -> str:
         if self.strategy == "explicit":
@@ -128,7 +130,8 @@ def resolve_static(spec: LayerSpec, num_layers: int) -> tuple[int, ...]:
     if spec.strategy == "explicit":
         return _check_range(spec.layers, num_layers)
     if spec.strategy == "range":
-        return _check_range(range(int(spec.start), int(spec.stop)), num_layers)
+        stop = spec.stop if spec.stop is not None else int(spec.start) + max(1, int(np.floor(spec.width * num_layers)))
+        return _check_range(range(int(spec.start), int(stop)), num_layers)
     if spec.strategy == "fraction":
         if not 0 <= spec.start < spec.stop <= 1:
             raise ValueError(f"fraction layers need 0 <= start < stop <= 1, got {spec.start}, {spec.stop}")

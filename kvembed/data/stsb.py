@@ -50,7 +50,8 @@ def load_stsb(split: str = "test") -> tuple[STSPair, ...]:
             cols = line.rstrip("\n").split("\t")
             if len(cols) < 7:
                 raise ValueError(f"sts-{split}.csv line {lineno}: expected >= 7 tab-separated columns")
-            pairs.append(STSPair(cols[5], cols[6], float(cols[4]), cols[0], cols[1]))
+            genre = "main-forums" if cols[0] == "main-forum" else cols[0]  # the train file spells it singular
+            pairs.append(STSPair(cols[5], cols[6], float(cols[4]), genre, cols[1]))
     return tuple(pairs)
 
 

@@ -1,0 +1,28 @@
+"""Is the Hugging Face Hub usable from here? Fast answers, so nothing waits on a retry loop."""
+
+from __future__ import annotations
+
+import os
+import socket
+from functools import lru_cache
+
+
+def offline(datasets: bool = False) -> bool:
+    """True when offline mode is on: HF_HUB_OFFLINE (models), or also HF_DATASETS_OFFLINE (datasets)."""
+    names = ["HF_HUB_OFFLINE"] + (["HF_DATASETS_OFFLINE"] if datasets else [])
+    return any(os.environ.get(n, "0").lower() in ("1", "true", "yes") for n in names)
+
+
+@lru_cache(maxsize=4)
+def _probe(host: str, timeout: float) -> bool:
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def reachable(timeout: float = 3.0) -> bool:
+    """Can a TCP connection reach the hub endpoint (HF_ENDPOINT) within ``timeout`` seconds?"""
+    host = os.environ.get("HF_ENDPOINT", "https://huggingface.co").split("://")[-1].split("/")[0]
+    return _probe(host, timeout)

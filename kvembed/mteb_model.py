@@ -1,0 +1,50 @@
+"""The mteb 2.x adapter: the only place that knows mteb's encode signature."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from mteb.models.abs_encoder import AbsEncoder
+from mteb.models.model_meta import ModelMeta, ScoringFunction
+from mteb.types import PromptType
+
+from .encoder import Encoder
+
+
+class MTEBEncoder(AbsEncoder):
+    """Wrap an ``Encoder`` for ``mteb.evaluate``: queries get the query template, everything else the
+    document one. With ``use_instructions`` the task's instruction is prepended to each text
+    (``instruction_template`` with ``{instruction}``); off by default, as the paper's use is unknown."""
+
+    def __init__(self, encoder: Encoder, batch_size: int = 32, use_instructions: bool = False,
+                 instruction_template: str = "{instruction} ", name: str | None = None) -> None:
+        self.model = encoder
+        self.batch_size = batch_size
+        self.use_instructions = use_instructions
+        self.instruction_template = instruction_template
+        info = encoder.describe()
+        self.mteb_model_meta = ModelMeta.create_empty(overwrites={
+            "name": name or f"kvembed/{info['backbone']}__{info['method']}",
+            "revision": str(info["revision"] or "local"),
+            "embed_dim": encoder.dim,
+            "max_tokens": encoder.max_length,
+            "framework": ["PyTorch"],
+            "similarity_fn_name": ScoringFunction.COSINE,
+            "use_instructions": use_instructions,
+            "open_weights": True,
+        })
+
+    def encode(self, inputs, *, task_metadata, hf_split: str, hf_subset: str,
+               prompt_type: PromptType | None = None, **kwargs: Any) -> np.ndarray:
+        texts: list[str] = []
+        for batch in inputs:
+            texts.extend(batch["text"])
+        if self.use_instructions:
+            instruction = self.get_instruction(task_metadata, prompt_type)
+            if instruction:
+                prefix = self.instruction_template.format(instruction=instruction)
+                texts = [prefix + t for t in texts]
+        role = "query" if prompt_type == PromptType.query else "document"
+        return self.model.encode(texts, prompt_type=role, batch_size=self.batch_size,
+                                 show_progress_bar=len(texts) > 8 * self.batch_size)

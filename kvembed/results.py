@@ -1,0 +1,98 @@
+"""Results on disk: one parquet file per (configuration, task), written atomically; resume by presence.
+
+Layout: ``results/runs/<benchmark>/<backbone>/<method>-<config hash>/<task>.parquet``, long format
+(one row per metric, ``is_main`` marking the task's main score). A killed run leaves no partial file
+(temp file + rename), and a rerun skips every task whose file exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import platform
+import re
+import subprocess
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .paths import atomic_write_bytes
+
+VERSIONED = ("kvembed", "torch", "transformers", "mteb", "numpy", "datasets")
+
+
+def config_hash(parts: dict[str, Any]) -> str:
+    """Short stable hash of everything that changes the embeddings or the evaluation."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+def run_dir(results_dir: Path, benchmark: str, backbone: str, method: str, key: str) -> Path:
+    return Path(results_dir) / "runs" / _safe(benchmark) / _safe(backbone) / f"{_safe(method)}-{key}"
+
+
+def task_path(folder: Path, task: str) -> Path:
+    return folder / f"{_safe(task)}.parquet"
+
+
+def write_table(df: pd.DataFrame, path: Path) -> None:
+    """Atomically write a parquet file (never a partial file, even if killed mid-write)."""
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    atomic_write_bytes(Path(path), buf.getvalue())
+
+
+@lru_cache(maxsize=1)
+def git_commit() -> str:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                             cwd=Path(__file__).parent).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, cwd=Path(__file__).parent).stdout.strip()
+        return sha + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+@lru_cache(maxsize=1)
+def package_versions() -> str:
+    out = {"python": platform.python_version()}
+    for name in VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return json.dumps(out, sort_keys=True)
+
+
+def flatten_scores(task_result) -> list[dict[str, Any]]:
+    """mteb TaskResult → rows (split, subset, metric, value, is_main); numeric metrics only."""
+    rows = []
+    for split, entries in task_result.scores.items():
+        for entry in entries:
+            main = entry.get("main_score")
+            subset = entry.get("hf_subset", "default")
+            for metric, value in entry.items():
+                if metric in ("hf_subset", "languages", "main_score") or isinstance(value, bool):
+                    continue
+                if isinstance(value, (int, float)):
+                    rows.append({"split": split, "subset": subset, "metric": metric, "value": float(value),
+                                 "is_main": False})
+            rows.append({"split": split, "subset": subset, "metric": "main_score", "value": float(main),
+                         "is_main": True})
+    return rows
+
+
+def load_results(results_dir: Path | str = "results") -> pd.DataFrame:
+    """Every run's rows, concatenated (empty frame when there are none)."""
+    files = sorted((Path(results_dir) / "runs").rglob("*.parquet"))
+    if not files:
+        return pd.DataFrame()
+    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)

@@ -1,0 +1,105 @@
+"""Tables from results/: Table 1 (backbone × method by MTEB category) with the paper's numbers beside ours."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from .results import load_results
+
+log = logging.getLogger(__name__)
+
+CATEGORIES = ["Classification", "Clustering", "PairClassification", "Reranking", "Retrieval", "STS",
+              "Summarization"]
+# What we know of the paper's numbers (method.md §5, secondary sources): MTEB average ×100.
+PAPER_AVG = {("mistral-7b", "kvembed"): 53.41}
+PAPER_LOCOV1 = {("mistral-7b", "kvembed", 4096): 20.68}
+TABLE1_EXPERIMENTS = ("table1", "table1_offline", "table1_smoke")
+
+
+def main_scores(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per (run configuration, task): the main score ×100 (averaged over subsets)."""
+    main = df[df["is_main"]]
+    keys = ["benchmark", "experiment", "backbone", "method", "config_hash", "task_name", "task_type", "is_proxy"]
+    out = main.groupby(keys, dropna=False, as_index=False)["value"].mean()
+    out["score"] = out["value"] * 100
+    return out.drop(columns="value")
+
+
+def table1(df: pd.DataFrame, benchmark: str) -> pd.DataFrame:
+    """Rows backbone × method, columns the categories present and the task average (×100)."""
+    scores = main_scores(df)
+    scores = scores[scores["benchmark"] == benchmark]
+    if scores["experiment"].isin(TABLE1_EXPERIMENTS).any():
+        scores = scores[scores["experiment"].isin(TABLE1_EXPERIMENTS)]
+    if scores.empty:
+        return pd.DataFrame()
+    rows = []
+    for (backbone, method, key), g in scores.groupby(["backbone", "method", "config_hash"]):
+        row = {"backbone": backbone, "method": method}
+        for cat in CATEGORIES:
+            vals = g.loc[g["task_type"] == cat, "score"]
+            if len(vals):
+                row[cat] = round(float(vals.mean()), 2)
+        row["Avg."] = round(float(g["score"].mean()), 2)
+        row["n_tasks"] = int(g["task_name"].nunique())
+        paper = PAPER_AVG.get((backbone, method))
+        row["paper Avg."] = paper if paper is not None else float("nan")
+        rows.append(row)
+    out = pd.DataFrame(rows).sort_values(["backbone", "Avg."], ascending=[True, False])
+    cols = ["backbone", "method"] + [c for c in CATEGORIES if c in out] + ["Avg.", "n_tasks", "paper Avg."]
+    return out[cols].reset_index(drop=True)
+
+
+def per_task(df: pd.DataFrame, benchmark: str) -> pd.DataFrame:
+    scores = main_scores(df)
+    scores = scores[scores["benchmark"] == benchmark]
+    if scores["experiment"].isin(TABLE1_EXPERIMENTS).any():
+        scores = scores[scores["experiment"].isin(TABLE1_EXPERIMENTS)]
+    return scores.pivot_table(index=["backbone", "method"], columns="task_name", values="score").round(2)
+
+
+def _md(df: pd.DataFrame) -> str:
+    try:
+        return df.to_markdown(index=not isinstance(df.index, pd.RangeIndex), floatfmt=".2f")
+    except ImportError:
+        return df.to_string()
+
+
+def render(results_dir: Path | str = "results") -> Path:
+    """Write results/table1.md and results/table1.csv from every run on disk."""
+    results_dir = Path(results_dir)
+    df = load_results(results_dir)
+    out_md = results_dir / "table1.md"
+    parts = ["# Table 1 — KV-Embedding and training-free baselines\n",
+             "Main scores ×100, averaged per MTEB task category; `Avg.` is the mean over tasks. `paper Avg.` is "
+             "the paper's reported MTEB average where known (method.md §5). Regenerate with "
+             "`kvembed results` (or `make results`).\n"]
+    frames = []
+    if df.empty:
+        parts.append("\nNo results yet: run `make reproduce-table1` (or `PROFILE=offline`).\n")
+    for bench in sorted(df["benchmark"].unique()) if not df.empty else []:
+        t = table1(df, bench)
+        if t.empty:
+            continue
+        proxy = bool(df.loc[df["benchmark"] == bench, "is_proxy"].any())
+        parts.append(f"\n## benchmark = {bench}\n")
+        if proxy:
+            parts.append("\nOffline profile: `STSBenchmark` is mteb's real task on the original STS-B test split; "
+                         "Retrieval/Classification/Clustering here are **offline proxies derived from STS-B text, "
+                         "not MTEB scores**, so `Avg.` is not comparable with the paper's MTEB average.\n")
+        parts.append("\n" + _md(t) + "\n\nPer task:\n\n" + _md(per_task(df, bench)) + "\n")
+        frames.append(t.assign(benchmark=bench))
+    out_md.parent.mkdir(parents=True, exist_ok=True)
+    out_md.write_text("".join(parts))
+    if frames:
+        pd.concat(frames, ignore_index=True).to_csv(results_dir / "table1.csv", index=False)
+    log.info("wrote %s", out_md)
+    return out_md
+
+
+def main(results_dir: Path | str = "results") -> None:
+    path = render(results_dir)
+    print(path.read_text())

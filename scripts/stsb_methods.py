@@ -1,0 +1,69 @@
+"""Spearman×100 on STS-B and encode throughput for every baseline and KV-Embedding, one backbone.
+
+    python scripts/stsb_methods.py --model smollm2-135m --split test --out results/stsb_smollm2-135m.md
+
+Writes a markdown table (and a parquet file beside it) with the chosen layers of kvembed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from kvembed import Encoder
+from kvembed.backbones import load_backbone
+from kvembed.data.stsb import load_stsb
+from kvembed.sts import evaluate_sts
+
+DEFAULT_METHODS = ["mean", "last", "prompteol", "pretcot", "ke", "echo", "token_prepending",
+                   "kvembed_no_reroute", "kvembed"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--split", default="test", choices=["train", "dev", "test"])
+    ap.add_argument("--methods", nargs="+", default=DEFAULT_METHODS)
+    ap.add_argument("--limit", type=int, default=None, help="first N pairs only")
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args()
+
+    pairs = load_stsb(args.split)[: args.limit]
+    backbone = load_backbone(args.model)
+    rows = []
+    for name in args.methods:
+        enc = Encoder.from_pretrained(backbone, method=name)
+        res = evaluate_sts(enc, pairs, batch_size=args.batch_size)
+        rows.append({"method": name, "spearman": round(res.spearman, 2), "texts_per_s": round(res.texts_per_second, 1),
+                     "layers": ",".join(map(str, enc.layers)) or "-", "n_pairs": res.n_pairs})
+        print(rows[-1], flush=True)
+    df = pd.DataFrame(rows)
+    header = (f"STS-B {args.split} ({len(pairs)} pairs), backbone {args.model}, {backbone.dtype} on {backbone.device}; "
+              f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+              f"batch {args.batch_size}.\n\nCommand: `python scripts/stsb_methods.py --model {args.model} "
+              f"--split {args.split}" + (f" --limit {args.limit}" if args.limit else "") + "`\n\n")
+    table = df.to_markdown(index=False) if _has_tabulate() else df.to_string(index=False)
+    print(table)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(header + table + "\n")
+        df.to_parquet(args.out.with_suffix(".parquet"))
+
+
+def _has_tabulate() -> bool:
+    try:
+        import tabulate  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    main()

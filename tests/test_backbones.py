@@ -1,0 +1,77 @@
+"""Loading backbones: named, folders, GGUF; clear errors for everything that cannot load here."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from kvembed import Encoder
+from kvembed.backbones import BACKBONES, BackboneUnavailableError, load_backbone
+
+
+def test_unknown_backbone_lists_the_named_ones():
+    with pytest.raises(ValueError, match="smollm2-135m"):
+        load_backbone("definitely-not-a-model")
+
+
+def test_uncached_hub_model_fails_fast_offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    start = time.perf_counter()
+    with pytest.raises(BackboneUnavailableError, match="HF_HUB_OFFLINE=1") as err:
+        load_backbone("mistral-7b")
+    assert "mistralai/Mistral-7B-v0.1" in str(err.value)
+    assert time.perf_counter() - start < 20  # not the hub client's retry loop
+
+
+def test_unreachable_hub_fails_fast_without_offline_flag(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("HF_ENDPOINT", "https://hub.invalid")
+    with pytest.raises(BackboneUnavailableError, match="unreachable"):
+        load_backbone("someone/some-model")
+
+
+def test_unsupported_architecture_is_rejected(tmp_path):
+    import transformers as tf
+
+    tf.GPT2Config(n_layer=1, n_embd=8, n_head=2, vocab_size=10).save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="Unsupported architecture 'gpt2'"):
+        load_backbone(str(tmp_path))
+
+
+def test_folder_without_config_and_missing_gguf(tmp_path):
+    with pytest.raises(ValueError, match="no config.json"):
+        load_backbone(str(tmp_path))
+    with pytest.raises(FileNotFoundError):
+        load_backbone(str(tmp_path / "model.gguf"))
+
+
+def test_a_local_folder_loads_like_a_named_backbone(tiny_backbones, sentences):
+    named = tiny_backbones("qwen3")
+    from_dir = load_backbone(named.source, dtype="float32")
+    a = Encoder.from_pretrained(named, method="prompteol").encode(sentences)
+    b = Encoder.from_pretrained(from_dir, method="prompteol").encode(sentences)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_bf16_on_cpu_returns_float32_embeddings(sentences):
+    enc = Encoder.from_pretrained("tiny-llama", method="kvembed", layers=[2], dtype="bfloat16")
+    emb = enc.encode(sentences)
+    assert enc.backbone.dtype == "bfloat16" and emb.dtype == np.float32 and np.isfinite(emb).all()
+
+
+def test_bad_dtype_and_device():
+    with pytest.raises(ValueError, match="Unknown dtype"):
+        load_backbone("tiny-llama", dtype="float8")
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            load_backbone("tiny-llama", device="cuda")
+
+
+def test_paper_backbones_are_named():
+    assert BACKBONES["qwen3-4b"].hub_id == "Qwen/Qwen3-4B"
+    assert BACKBONES["mistral-7b"].hub_id == "mistralai/Mistral-7B-v0.1"
+    assert BACKBONES["llama-3.1-8b"].hub_id == "meta-llama/Llama-3.1-8B"

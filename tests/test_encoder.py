@@ -1,0 +1,172 @@
+"""The public Encoder API: shapes, order, batching, padding, every method, and bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from kvembed import Encoder, METHOD_NAMES, forward
+from kvembed.methods.base import TokenPrepending
+
+
+@pytest.fixture(scope="module")
+def llama(tiny_backbones):
+    return tiny_backbones("llama")
+
+
+def test_encode_returns_unit_float32_rows(llama, sentences):
+    emb = Encoder(llama, _method("kvembed", layers=[2, 3])).encode(sentences)
+    assert emb.dtype == np.float32 and emb.shape == (len(sentences), llama.hidden_size)
+    assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+
+
+def _method(name, **overrides):
+    from kvembed.methods import get_method
+
+    return Encoder.configure(get_method(name), **overrides)
+
+
+@pytest.mark.parametrize("arch", ["llama", "mistral", "qwen3"])
+def test_order_batch_size_and_padding_side_do_not_change_embeddings(arch, tiny_backbones, sentences):
+    bb = tiny_backbones(arch)
+    spec = _method("kvembed", layers=[1, 2])
+    ref = Encoder(bb, spec).encode(sentences, batch_size=1)
+    perm = [3, 0, 4, 2, 1]
+    for bs in (2, 5):
+        for side in ("right", "left"):
+            got = Encoder(bb, spec, padding_side=side).encode([sentences[i] for i in perm], batch_size=bs)
+            np.testing.assert_allclose(got, ref[perm], atol=2e-5)
+
+
+@pytest.mark.parametrize("method", METHOD_NAMES)
+def test_every_method_encodes(method, llama, sentences):
+    layers = {"layers": [2, 3]} if "kvembed" in method else {}
+    enc = Encoder(llama, _method(method, **layers))
+    emb = enc.encode(sentences, batch_size=2)
+    assert emb.shape == (len(sentences), llama.hidden_size) and np.isfinite(emb).all()
+    assert enc.describe()["method"] == method
+
+
+def test_methods_differ_from_each_other(llama, sentences):
+    embs = {m: Encoder(llama, _method(m, **({"layers": [2, 3]} if "kvembed" in m else {}))).encode(sentences)
+            for m in METHOD_NAMES}
+    names = list(embs)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert not np.allclose(embs[a], embs[b], atol=1e-4), f"{a} and {b} give the same embeddings"
+
+
+def test_query_and_document_prompts_differ(llama, sentences):
+    enc = Encoder(llama, _method("kvembed", layers=[2]))
+    assert not np.allclose(enc.encode(sentences, prompt_type="query"), enc.encode(sentences), atol=1e-4)
+
+
+def test_token_prepending_overwrites_the_placeholder_state(llama, sentences):
+    enc = Encoder(llama, _method("token_prepending"))
+    assert enc.tp_layers == range(1, 2)  # ceil(0.22 * 6) = 2
+    batch = next(enc._batches(sentences, "document", 8, "", False))[1]
+    seen = {}
+    norm = forward.decoder_layers(llama.model)[1].input_layernorm  # sees the block's (modified) input
+
+    def record(module, args):
+        seen["h"] = args[0].clone()
+
+    handle = norm.register_forward_pre_hook(record)
+    try:
+        forward.run(llama.model, batch, tp_layers=enc.tp_layers)
+    finally:
+        handle.remove()
+    rows = torch.arange(len(sentences))
+    h = seen["h"]
+    assert torch.equal(h[rows, batch.pst_index], h[rows, batch.last_index])
+    with pytest.raises(ValueError, match="start < stop"):
+        TokenPrepending(start=3, stop=2).layer_range(6)
+
+
+def test_auto_layers_are_chosen_from_the_id_curve_and_recorded(llama, tmp_path, monkeypatch):
+    monkeypatch.setenv("KVEMBED_CACHE", str(tmp_path))
+    enc = Encoder(llama, _method("kvembed", layers={"strategy": "auto", "n_samples": 200}))
+    info = enc.describe()
+    assert len(info["id_curve"]) == llama.num_layers
+    assert info["layers"] == list(enc.layers) and len(enc.layers) == 1  # floor(0.1 * 6) -> 1 layer
+    first = int(np.floor(0.2 * llama.num_layers))
+    curve = np.array(info["id_curve"])
+    assert enc.layers[0] == first + int(np.nanargmin(curve[first:]))
+
+
+# ------------------------------------------------------------------ bad input
+def test_empty_list_gives_an_empty_matrix(llama):
+    assert Encoder(llama, _method("last")).encode([]).shape == (0, llama.hidden_size)
+
+
+@pytest.mark.parametrize("bad, where", [(["ok", None], r"texts\[1\]"), (["ok", "fine", 3], r"texts\[2\]"),
+                                        ([b"bytes"], r"texts\[0\]")])
+def test_non_strings_are_named_by_index(llama, bad, where):
+    with pytest.raises(TypeError, match=where):
+        Encoder(llama, _method("last")).encode(bad)
+
+
+def test_a_bare_string_is_rejected_with_advice(llama):
+    with pytest.raises(TypeError, match="wrap a single text"):
+        Encoder(llama, _method("last")).encode("just one")
+
+
+def test_empty_strings_are_encoded_as_the_prompt(llama, tiny_backbones):
+    emb = Encoder(llama, _method("prompteol")).encode(["", "text"])
+    assert np.isfinite(emb).all()
+    with pytest.raises(ValueError, match=r"texts\[1\] is empty"):
+        Encoder(tiny_backbones("qwen3"), _method("last")).encode(["x", ""])  # no BOS: nothing to encode
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(method="colbert"), "Unknown method 'colbert'; choose one of"),
+    (dict(method="kvembed", pooling="max"), "Unknown pooling 'max'"),
+    (dict(method="kvembed", layers=[0, 99]), r"out of range.*0\.\.5"),
+    (dict(method="kvembed", layers=[1], bias="high"), "bias must be a number"),
+    (dict(method="kvembed", layers=[1], routing_impl="fast"), "Unknown routing impl"),
+    (dict(method="kvembed", prompt={"passage": "{text}"}), "Prompt roles"),
+    (dict(method="kvembed", prompt="no slot"), "no {text}"),
+    (dict(method="last", max_length=0), "positive integer"),
+    (dict(method="last", padding_side="middle"), "padding_side"),
+    (dict(method="last", temperature=2), "Unknown option"),
+])
+def test_bad_configuration_fails_with_a_clear_message(llama, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Encoder.from_pretrained(llama, **kwargs)
+
+
+def test_bad_encode_arguments(llama):
+    enc = Encoder(llama, _method("last"))
+    with pytest.raises(ValueError, match="prompt_type"):
+        enc.encode(["x"], prompt_type="passage")
+    with pytest.raises(ValueError, match="batch_size"):
+        enc.encode(["x"], batch_size=0)
+
+
+def test_over_long_texts_are_truncated_not_rejected(llama):
+    enc = Encoder(llama, _method("kvembed", layers=[2]), max_length=32)
+    emb = enc.encode(["word " * 5000, "short"])
+    assert np.isfinite(emb).all()
+
+
+# ------------------------------------------------------------------ CLI
+def test_cli_encodes_a_text_file_and_jsonl(tmp_path):
+    txt = tmp_path / "in.txt"
+    txt.write_text("A girl is styling her hair.\nA man plays guitar.\n")
+    jl = tmp_path / "in.jsonl"
+    jl.write_text("\n".join(json.dumps({"text": t}) for t in ["one", "two", "three"]) + "\n")
+    for src, n in ((txt, 2), (jl, 3)):
+        out = tmp_path / f"{src.stem}.npy"
+        cmd = [sys.executable, "-m", "kvembed.cli", "encode", "--model", "tiny-llama", "--method", "prompteol",
+               "--input", str(src), "--output", str(out)]
+        subprocess.run(cmd, check=True, capture_output=True)
+        assert np.load(out).shape == (n, 64)
+    bad = subprocess.run([sys.executable, "-m", "kvembed.cli", "encode", "--model", "tiny-llama", "--method",
+                          "nope", "--input", str(txt), "--output", str(tmp_path / "x.npy")],
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "Unknown method 'nope'" in bad.stderr

@@ -1,0 +1,45 @@
+"""The real embedded backbone (SmolLM2-135M-Instruct, GGUF from PyPI) on real STS-B pairs.
+
+A sample of the test split by default; the whole split (1,379 pairs) with ``-m slow``. The bound is a
+sanity floor (a random-init model scores ~0), not a target: measured values live in results/.
+"""
+
+from __future__ import annotations
+
+import pytest
+from kvembed import Encoder
+from kvembed.data.stsb import load_stsb
+from kvembed.sts import cosine_rows, evaluate_sts
+
+
+def test_stsb_files_are_the_original_splits():
+    assert [len(load_stsb(s)) for s in ("train", "dev", "test")] == [5749, 1500, 1379]
+    first = load_stsb("test")[0]
+    assert (first.sentence1, first.sentence2, first.score) == (
+        "A girl is styling her hair.", "A girl is brushing her hair.", 2.5)
+
+
+@pytest.mark.parametrize("method", ["prompteol", "kvembed"])
+def test_smollm2_embeddings_track_human_similarity(method, smollm2):
+    pairs = load_stsb("test")[:150]
+    enc = Encoder.from_pretrained(smollm2, method=method)
+    res = evaluate_sts(enc, pairs)
+    assert res.spearman > 15, res
+    if method == "kvembed":
+        assert len(enc.layers) == 3 and min(enc.layers) >= 6  # floor(0.1*30) layers after the first 20%
+
+
+def test_smollm2_rerouting_changes_the_embedding(smollm2):
+    texts = ["A man is playing a flute.", "A man is playing the guitar."]
+    plain = Encoder.from_pretrained(smollm2, method="kvembed_no_reroute").encode(texts)
+    routed = Encoder.from_pretrained(smollm2, method="kvembed", layers=[10, 11, 12]).encode(texts)
+    assert (cosine_rows(plain, routed) < 0.9999).all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["mean", "last", "prompteol", "echo", "token_prepending", "kvembed"])
+def test_full_stsb_test_split(method, smollm2):
+    pairs = load_stsb("test")
+    res = evaluate_sts(Encoder.from_pretrained(smollm2, method=method), pairs)
+    print(f"{method}: Spearman x100 = {res.spearman:.2f}, {res.texts_per_second:.1f} texts/s")
+    assert res.n_pairs == 1379 and res.spearman > 15
