@@ -9,7 +9,7 @@ OFFLINE_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=offline TOKENIZ
 PROFILE ?= full
 PYTEST_ARGS ?=
 
-.PHONY: help install test test-slow demo reproduce-table1 results bench figures ablation locov1 prefetch clean
+.PHONY: help install test test-slow demo reproduce-table1 results prefetch stsb clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -31,9 +31,33 @@ test: install  ## run the test suite (offline; slow tests excluded)
 test-slow: install  ## the slow tests too (full STS-B split on SmolLM2)
 	$(OFFLINE_ENV) $(PY) -m pytest -q -m "slow or not slow" $(PYTEST_ARGS)
 
-demo: install  ## the main job on the embedded default: STS-B with SmolLM2-135M, kvembed vs baselines (offline)
-	$(OFFLINE_ENV) $(PY) scripts/stsb_methods.py --model smollm2-135m --split test --limit 300 \
-		--methods mean last prompteol kvembed
+demo: install  ## the main job, small and offline: Table 1's pipeline on SmolLM2-135M (40 samples per task)
+	$(MAKE) --no-print-directory reproduce-table1 PROFILE=smoke
+
+# PROFILE=full: the paper's grid (3 backbones x methods on mteb_table1; needs a GPU and the hub or `make prefetch`)
+# PROFILE=offline: the same pipeline on SmolLM2-135M with benchmark=offline (full STS-B split + proxies; ~1 h CPU)
+# PROFILE=smoke: PROFILE=offline on 40 samples per task (a few minutes)
+reproduce-table1: install  ## Table 1 as one Hydra multirun, then results/table1.md (PROFILE=full|offline|smoke)
+ifeq ($(PROFILE),full)
+	$(PY) scripts/preflight.py --gpu --backbones qwen3-4b mistral-7b llama-3.1-8b
+	$(PY) -m kvembed.run --multirun experiment=table1
+else ifeq ($(PROFILE),offline)
+	$(OFFLINE_ENV) $(PY) -m kvembed.run --multirun experiment=table1_offline
+else ifeq ($(PROFILE),smoke)
+	$(OFFLINE_ENV) $(PY) -m kvembed.run --multirun experiment=table1_smoke
+else
+	@echo "Unknown PROFILE=$(PROFILE); use full, offline or smoke" >&2; exit 2
+endif
+	$(PY) -m kvembed.cli results
+
+results: install  ## render results/table1.md and results/table1.csv from results/runs
+	$(PY) -m kvembed.cli results
+
+prefetch: install  ## download backbones and benchmark datasets (pinned revisions) for offline use later
+	$(PY) scripts/prefetch.py --backbones qwen3-4b mistral-7b llama-3.1-8b --benchmarks mteb_table1 sts
+
+stsb: install  ## Spearman and throughput of every method on the full STS-B test split (SmolLM2-135M)
+	$(OFFLINE_ENV) $(PY) scripts/stsb_methods.py --model smollm2-135m --split test --out results/stsb_smollm2-135m.md
 
 clean:  ## remove the virtual environment and caches of this checkout
 	rm -rf $(VENV) .pytest_cache outputs multirun wandb

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from . import forward
 from .backbones import Backbone, load_backbone
 from .layers import LayerChoice, parse_layers, resolve_static, select_auto
-from .methods import MethodSpec, get_method
+from .methods import PROMPTS, MethodSpec, get_method
 from .pooling import check_pooling, pool
 from .prompts import ROLES, Prompt, PromptTokenizer
 
@@ -51,6 +51,8 @@ def _resolve_prompt(method: MethodSpec, prompt: Any) -> Prompt:
         return Prompt(None, None)
     if isinstance(prompt, Prompt):
         return prompt
+    if isinstance(prompt, str) and prompt in PROMPTS:
+        return PROMPTS[prompt]
     if isinstance(prompt, str):
         return Prompt.same(prompt)
     if isinstance(prompt, dict) or hasattr(prompt, "items"):
@@ -59,7 +61,8 @@ def _resolve_prompt(method: MethodSpec, prompt: Any) -> Prompt:
         if unknown:
             raise ValueError(f"Prompt roles {sorted(unknown)} are unknown; use {ROLES}")
         return Prompt(data.get("document"), data.get("query", data.get("document")))
-    raise ValueError(f"prompt must be 'default', None, a template string or a dict per role, got {prompt!r}")
+    raise ValueError(f"prompt must be 'default', None, a preset {sorted(PROMPTS)}, a template string with "
+                     f"{{text}} or a dict per role, got {prompt!r}")
 
 
 class Encoder:

@@ -46,7 +46,7 @@ def encoder_options(run: RunConfig) -> dict[str, Any]:
         if getattr(run, key) is not None:
             opts[key] = getattr(run, key)
     if run.prompt != "default":
-        opts["prompt"] = None if run.prompt in (None, "none") else run.prompt
+        opts["prompt"] = run.prompt
     return opts
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import echo, kvembed, pooling_baselines, prompteol, token_prepending
+from ..prompts import Prompt
 from .base import MethodSpec, Routing, TokenPrepending
 
 METHODS: dict[str, MethodSpec] = {
@@ -11,6 +12,16 @@ METHODS: dict[str, MethodSpec] = {
     for m in module.METHODS
 }
 METHOD_NAMES = tuple(METHODS)
+
+# Named prompt presets, for prompt ablations (``prompt=prompteol`` on any method).
+PROMPTS = {
+    "none": Prompt(None, None),
+    "compression": kvembed.COMPRESSION_PROMPT,
+    "prompteol": Prompt.same(prompteol.PROMPTEOL),
+    "pretcot": Prompt.same(prompteol.PRETCOT),
+    "ke": Prompt.same(prompteol.KE),
+    "echo": Prompt.same(echo.ECHO),
+}
 
 
 def get_method(name: str | MethodSpec) -> MethodSpec:
@@ -22,4 +33,4 @@ def get_method(name: str | MethodSpec) -> MethodSpec:
     return METHODS[name]
 
 
-__all__ = ["MethodSpec", "Routing", "TokenPrepending", "METHODS", "METHOD_NAMES", "get_method"]
+__all__ = ["MethodSpec", "Routing", "TokenPrepending", "METHODS", "METHOD_NAMES", "PROMPTS", "get_method"]

@@ -1,0 +1,64 @@
+"""Every option of every config group composes and validates, without loading a model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from kvembed.config import validate
+from kvembed.run import CONFIG_DIR, encoder_options, result_key
+
+GROUPS = ["backbone", "method", "layers", "pooling", "benchmark", "logger"]
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (Path(CONFIG_DIR) / group).glob("*.yaml"))
+
+
+def composed(overrides: list[str]):
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(config_name="config", overrides=overrides)
+
+
+@pytest.mark.parametrize("group, option", [(g, o) for g in GROUPS for o in options(g)])
+def test_every_group_option_composes_and_validates(group, option):
+    run = validate(composed([f"{group}={option}"]))
+    assert run is not None
+
+
+@pytest.mark.parametrize("experiment", options("experiment"))
+def test_every_experiment_composes(experiment):
+    run = validate(composed([f"experiment={experiment}"]))
+    assert run.experiment == experiment
+
+
+def test_defaults_are_the_paper_method_on_the_offline_default():
+    run = validate(composed([]))
+    assert (run.backbone.name, run.method.name.value, run.benchmark.name) == ("smollm2-135m", "kvembed", "offline")
+    assert encoder_options(run) == {"method": "kvembed", "dtype": "auto", "device": "auto", "max_length": 512,
+                                    "padding_side": "right", "revision": None}
+
+
+def test_sweep_values_change_the_result_key():
+    a = result_key(validate(composed(["bias=0"])))
+    b = result_key(validate(composed(["bias=2"])))
+    c = result_key(validate(composed(["bias=2", "batch_size=8"])))
+    assert a != b and b == c  # batch size does not change what is computed
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["pooling.name=max"], "Invalid value 'max'"),
+    (["bias=high"], "could not be converted to Float"),
+    (["max_length=2"], "max_length must be at least 8"),
+    (["batch_size=0"], "batch_size must be >= 1"),
+    (["layers=auto", "layers.estimator=pca"], "Unknown layer estimator 'pca'"),
+    (["layers=range", "layers.start=null"], "needs start"),
+    (["routing_impl=fast"], "routing_impl must be flat or masked"),
+    (["backbone.dtype=float8"], "Invalid value 'float8'"),
+    (["benchmark.limit=0"], "benchmark.limit"),
+])
+def test_bad_values_fail_before_any_model_loads(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        validate(composed(overrides))

@@ -1,0 +1,161 @@
+"""The runner end to end on a tiny backbone and the offline smoke benchmark: parquet schema, resume,
+kill safety, W&B offline, multirun sweeps, tables, and clear errors for hub-backed data offline."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+
+from kvembed import results, tables
+from kvembed.run import CONFIG_DIR, run
+
+BASE = ["backbone=tiny-llama", "benchmark=offline_smoke", "benchmark.limit=24", "layers=explicit",
+        "layers.layers=[2,3]", "batch_size=8"]
+TASKS = ["STSBenchmark", "STSBRetrieval.proxy", "STSBGenreClassification.proxy", "STSBSourceClustering.proxy"]
+
+
+def cfg(tmp_path: Path, *extra: str):
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(config_name="config", overrides=[*BASE, f"results_dir={tmp_path}", "logger=none", *extra])
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    return out, run(cfg(out))
+
+
+def test_one_parquet_file_per_task_in_long_format(first_run):
+    out, df = first_run
+    files = sorted((out / "runs").rglob("*.parquet"))
+    assert sorted(f.stem for f in files) == sorted(TASKS)
+    one = pd.read_parquet(files[0])
+    required = {"run_id", "timestamp", "git_commit", "versions", "backbone", "revision", "dtype", "method",
+                "layers", "pooling", "bias", "prompt_document", "prompt_query", "max_length", "task_name",
+                "task_type", "split", "subset", "n_samples", "wall_seconds", "tokens_per_s", "peak_memory_mb",
+                "metric", "value", "is_main", "is_proxy", "config_hash"}
+    assert required <= set(one.columns)
+    assert one["is_main"].sum() == 1 and one["n_samples"].iloc[0] > 0
+    assert set(df["task_name"]) == set(TASKS)
+    assert df.loc[df["task_name"] == "STSBenchmark", "is_proxy"].eq(False).all()
+    assert df.loc[df["task_name"] != "STSBenchmark", "is_proxy"].all()
+    assert (df["layers"] == "[2, 3]").all()
+
+
+def test_rerun_skips_finished_tasks_and_force_reruns(first_run):
+    out, _ = first_run
+    files = sorted((out / "runs").rglob("*.parquet"))
+    mtimes = [f.stat().st_mtime_ns for f in files]
+    assert run(cfg(out)).empty
+    assert [f.stat().st_mtime_ns for f in files] == mtimes
+    forced = run(cfg(out, "force=true", "benchmark.tasks=[STSBenchmark]"))
+    assert set(forced["task_name"]) == {"STSBenchmark"}
+
+
+def test_table_rendering(first_run, tmp_path):
+    out, _ = first_run
+    md = tables.render(out).read_text()
+    assert "offline proxies derived from STS-B" in md and "tiny-llama" in md
+    t = pd.read_csv(out / "table1.csv")
+    assert {"STS", "Retrieval", "Classification", "Clustering", "Avg."} <= set(t.columns)
+    frame = results.load_results(out)
+    expected = frame[frame["is_main"]].groupby("task_name")["value"].mean().mean() * 100
+    assert abs(t.loc[0, "Avg."] - expected) < 0.01
+
+
+def test_wandb_offline_run_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    df = run(cfg(tmp_path, "logger=wandb", f"logger.dir={tmp_path}", "benchmark.tasks=[STSBenchmark]"))
+    run_dirs = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(run_dirs) == 1 and any(run_dirs[0].rglob("*.wandb"))
+    assert df["wandb_dir"].iloc[0].startswith(str(run_dirs[0]))
+
+
+def test_wandb_failure_never_blocks_parquet(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "online")  # no key, no network: W&B refuses to start
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    df = run(cfg(tmp_path, "logger=wandb", "logger.mode=online", f"logger.dir={tmp_path}",
+                 "benchmark.tasks=[STSBenchmark]"))
+    assert len(df) and next((tmp_path / "runs").rglob("STSBenchmark.parquet")).exists()
+
+
+def _cli(tmp_path: Path, *extra: str, multirun: bool = False) -> list[str]:
+    flags = ["--multirun"] if multirun else []
+    return [sys.executable, "-m", "kvembed.run", *flags, *BASE, f"results_dir={tmp_path}", "logger=none", *extra]
+
+
+def test_killed_run_loses_nothing_and_repeats_nothing(tmp_path):
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(_cli(tmp_path), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and not list(tmp_path.rglob("*.parquet")):
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = {f.stem: f.stat().st_mtime_ns for f in tmp_path.rglob("*.parquet")}
+    assert 1 <= len(done) < len(TASKS), done
+    assert not [p for p in tmp_path.rglob(".*") if p.is_file()], "a temporary file was left behind"
+    subprocess.run(_cli(tmp_path), env=env, check=True, capture_output=True)
+    after = {f.stem: f.stat().st_mtime_ns for f in tmp_path.rglob("*.parquet")}
+    assert set(after) == set(TASKS)
+    assert all(after[k] == v for k, v in done.items()), "a finished task was recomputed"
+
+
+def test_multirun_sweep_writes_one_file_per_task_per_job(tmp_path):
+    proc = subprocess.run(_cli(tmp_path, "bias=0,2", "benchmark.tasks=[STSBenchmark,STSBRetrieval.proxy]",
+                               f"hydra.sweep.dir={tmp_path}/multirun", multirun=True), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    folders = sorted({f.parent for f in (tmp_path / "runs").rglob("*.parquet")})
+    assert len(folders) == 2
+    for folder in folders:
+        assert sorted(f.stem for f in folder.glob("*.parquet")) == ["STSBRetrieval.proxy", "STSBenchmark"]
+    biases = sorted(pd.concat(pd.read_parquet(f) for f in (tmp_path / "runs").rglob("*.parquet"))["bias"].unique())
+    assert biases == [0.0, 2.0]
+
+
+def test_hub_backed_task_without_network_names_the_dataset():
+    from kvembed.tasks import DatasetUnavailableError, get_task, load_task_data
+
+    start = time.perf_counter()
+    with pytest.raises(DatasetUnavailableError, match="mteb/sts12-sts"):
+        load_task_data(get_task("STS12"))
+    assert time.perf_counter() - start < 30
+
+
+def test_unknown_task_is_a_clear_error():
+    from kvembed.tasks import get_task
+
+    with pytest.raises(ValueError, match="Unknown task 'NoSuchTask'"):
+        get_task("NoSuchTask")
+
+
+def test_out_of_memory_halves_the_batch(tiny_backbones, monkeypatch, sentences):
+    import torch
+
+    from kvembed import Encoder, forward
+    from kvembed.methods import get_method
+
+    enc = Encoder(tiny_backbones("llama"), get_method("prompteol"))
+    expected = enc.encode(sentences, batch_size=8)
+    real_run = forward.run
+
+    def flaky(model, batch, **kw):
+        if batch.input_ids.shape[0] > 2:
+            raise torch.OutOfMemoryError("simulated")
+        return real_run(model, batch, **kw)
+
+    monkeypatch.setattr(forward, "run", flaky)
+    got = enc.encode(sentences, batch_size=8)
+    assert enc.stats["oom_halvings"] >= 2
+    import numpy as np
+
+    np.testing.assert_allclose(got, expected, atol=1e-5)
