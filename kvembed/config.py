@@ -73,6 +73,7 @@ class BenchmarkConfig:
     mteb_benchmark: Optional[str] = None  # e.g. "MTEB(eng, v2)": all its tasks
     offline_data: bool = False  # feed STSBenchmark from the packaged files
     limit: Optional[int] = None  # first N samples per task (smoke runs)
+    data_dir: Optional[str] = None  # LoCoV1: a local copy in the hub layout instead of the hub
 
 
 @dataclass

@@ -56,7 +56,8 @@ def result_key(run: RunConfig) -> dict[str, Any]:
     for k in ("device",):
         opts.pop(k, None)
     return {"backbone": run.backbone.name, **opts, "use_instructions": run.use_instructions,
-            "limit": run.benchmark.limit, "offline_data": run.benchmark.offline_data}
+            "limit": run.benchmark.limit, "offline_data": run.benchmark.offline_data,
+            "data_dir": run.benchmark.data_dir}
 
 
 def _peak_memory_mb(device: str) -> float:
@@ -100,7 +101,8 @@ def run(cfg: Any, resolved_config: dict[str, Any] | None = None) -> pd.DataFrame
     frames = []
     try:
         for name in todo:
-            task = get_task(name, limit=run_cfg.benchmark.limit, offline_data=run_cfg.benchmark.offline_data)
+            task = get_task(name, limit=run_cfg.benchmark.limit, offline_data=run_cfg.benchmark.offline_data,
+                            data_dir=run_cfg.benchmark.data_dir)
             load_task_data(task)
             if encoder.backbone.device.startswith("cuda"):
                 torch.cuda.reset_peak_memory_stats()

@@ -22,19 +22,23 @@ def is_offline_task(name: str) -> bool:
     return name in OFFLINE_TASKS
 
 
-def get_task(name: str, limit: int | None = None, offline_data: bool = False):
-    """An mteb task object. ``offline_data`` feeds STSBenchmark from the packaged files."""
+def get_task(name: str, limit: int | None = None, offline_data: bool = False, data_dir: str | None = None):
+    """An mteb task object. ``offline_data`` feeds STSBenchmark from the packaged files; ``data_dir``
+    points LoCoV1 tasks at a local copy in the hub layout."""
+    from .locov1 import LOCOV1_TASKS
     from .offline import OFFLINE_TASKS
 
     if name in OFFLINE_TASKS and (offline_data or name != "STSBenchmark"):
         return OFFLINE_TASKS[name](limit=limit)
+    if name in LOCOV1_TASKS:
+        return LOCOV1_TASKS[name](data_dir=data_dir, limit=limit)
     import mteb
 
     try:
         return mteb.get_task(name)
     except KeyError as err:
-        raise ValueError(f"Unknown task {name!r}: not an mteb task nor one of kvembed's offline tasks "
-                         f"{sorted(OFFLINE_TASKS)}") from err
+        raise ValueError(f"Unknown task {name!r}: not an mteb task nor one of kvembed's tasks "
+                         f"{sorted(OFFLINE_TASKS) + sorted(LOCOV1_TASKS)}") from err
 
 
 def benchmark_task_names(name: str) -> list[str]:

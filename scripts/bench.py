@@ -1,0 +1,225 @@
+"""Throughput and memory of KV-Embedding against one plain forward pass, measured side by side.
+
+    python scripts/bench.py                       # SmolLM2-135M on this machine (CPU: 128, 512, 2048 tokens)
+    python scripts/bench.py --model mistral-7b --dtype bfloat16 --lengths 128 512 2048 4096   # on a GPU
+
+In one process the methods are interleaved over ``--repeats`` rounds (so drift in machine load hits all
+of them alike) and each is timed on the same synthetic texts of exactly N tokens. Reported per method and
+length: texts/s, tokens/s (median over rounds), peak memory above the loaded model (process RSS sampled
+every millisecond on CPU; ``max_memory_allocated`` on CUDA), and the ratios to the plain forward with mean
+pooling (the floor). Also: length-sorted batching against arrival order on STS-B test texts, the one-off
+cost of ``layers=auto``, and a plain sentence-transformers encode of the same model where it loads.
+Writes ``results/bench.md`` and ``results/bench.parquet``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from kvembed import Encoder
+from kvembed.backbones import load_backbone
+from kvembed.methods import get_method
+
+METHODS = {  # label -> (method, overrides)
+    "plain (mean)": ("mean", {}),
+    "kvembed (auto)": ("kvembed", {}),
+    "kvembed (all layers)": ("kvembed", {"layers": "all"}),
+    "kvembed (auto, masked path)": ("kvembed", {"routing_impl": "masked"}),
+    "prompteol": ("prompteol", {}),
+    "echo": ("echo", {}),
+    "token_prepending": ("token_prepending", {}),
+}
+
+
+class PeakMemory:
+    """Peak memory above the level at entry: CUDA allocator, or RSS sampled by a thread on CPU."""
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+        self.peak_mb = 0.0
+
+    @staticmethod
+    def _rss_mb() -> float:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    def __enter__(self) -> "PeakMemory":
+        if self.device.startswith("cuda"):
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            self.base = torch.cuda.memory_allocated() / 2**20
+        else:
+            self.base = self._rss_mb()
+            self.stop = False
+            self.top = self.base
+
+            def sample() -> None:
+                while not self.stop:
+                    self.top = max(self.top, self._rss_mb())
+                    time.sleep(0.001)
+
+            self.thread = threading.Thread(target=sample, daemon=True)
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.device.startswith("cuda"):
+            torch.cuda.synchronize()
+            self.peak_mb = torch.cuda.max_memory_allocated() / 2**20 - self.base
+        else:
+            self.stop = True
+            self.thread.join()
+            self.peak_mb = self.top - self.base
+
+
+def texts_of_length(tokenizer, n_tokens: int, count: int, seed: int = 0) -> list[str]:
+    """``count`` distinct texts of exactly ``n_tokens`` tokens each (real words from STS-B)."""
+    from kvembed.data.stsb import unique_sentences
+
+    words = " ".join(unique_sentences("train")).split()
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(count):
+        start = int(rng.integers(0, len(words) - 4 * n_tokens))
+        ids = tokenizer(" ".join(words[start:start + 4 * n_tokens]), add_special_tokens=False)["input_ids"]
+        out.append(tokenizer.decode(ids[:n_tokens]))
+    return out
+
+
+def timed(enc: Encoder, texts: list[str], batch_size: int) -> tuple[float, float, int]:
+    with PeakMemory(enc.backbone.device) as mem:
+        before = enc.stats["tokens"]
+        start = time.perf_counter()
+        enc.encode(texts, batch_size=batch_size, show_progress_bar=False)
+        if enc.backbone.device.startswith("cuda"):
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
+    return seconds, mem.peak_mb, int(enc.stats["tokens"] - before)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--dtype", default="auto")
+    ap.add_argument("--lengths", type=int, nargs="+", default=None)
+    ap.add_argument("--texts", type=int, default=None, help="texts per measurement (default: ~16k tokens)")
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--methods", nargs="+", default=list(METHODS))
+    ap.add_argument("--out", type=Path, default=Path("results/bench.md"))
+    args = ap.parse_args()
+    backbone = load_backbone(args.model, dtype=args.dtype)
+    on_gpu = backbone.device.startswith("cuda")
+    lengths = args.lengths or ([128, 512, 2048, 4096] if on_gpu else [128, 512, 2048])
+    machine = (torch.cuda.get_device_name() if on_gpu else
+               f"{platform.machine()} CPU, {torch.get_num_threads()} threads")
+
+    start = time.perf_counter()
+    auto = Encoder.from_pretrained(backbone, method="kvembed")  # layers=auto: the one-off ID estimate
+    auto_seconds = time.perf_counter() - start
+    encoders = {}
+    for label in args.methods:
+        name, overrides = METHODS[label]
+        if label == "kvembed (auto)":
+            encoders[label] = auto
+            continue
+        if name == "kvembed" and "layers" not in overrides:
+            overrides = dict(overrides, layers=list(auto.layers))
+        encoders[label] = Encoder(backbone, Encoder.configure(get_method(name), **overrides),
+                                  max_length=max(lengths) + 64)
+    for enc in encoders.values():
+        enc.max_length = max(lengths) + 64
+        enc.__dict__.pop("_prompt_tokenizers", None)
+
+    rows = []
+    for n in lengths:
+        count = args.texts or max(2, 16384 // n)
+        texts = texts_of_length(backbone.tokenizer, n, count)
+        for enc in encoders.values():  # warm-up (allocator, kernels)
+            enc.encode(texts[: min(2, count)], batch_size=args.batch_size, show_progress_bar=False)
+        for r in range(args.repeats):
+            for label, enc in encoders.items():
+                seconds, peak, tokens = timed(enc, texts, args.batch_size)
+                rows.append({"length": n, "method": label, "round": r, "texts_per_s": count / seconds,
+                             "tokens_per_s": tokens / seconds, "peak_mb": peak, "texts": count})
+                print(f"  {n:5d} tok  {label:22s} round {r}: {count / seconds:8.2f} texts/s  peak +{peak:7.1f} MiB",
+                      flush=True)
+    raw = pd.DataFrame(rows)
+    agg = raw.groupby(["length", "method"], as_index=False).agg(
+        texts_per_s=("texts_per_s", "median"), tokens_per_s=("tokens_per_s", "median"), peak_mb=("peak_mb", "max"))
+    base = agg[agg["method"] == "plain (mean)"].set_index("length")
+    agg["speed_vs_plain"] = agg.apply(lambda r: r["texts_per_s"] / base.loc[r["length"], "texts_per_s"], axis=1)
+    agg["memory_vs_plain"] = agg.apply(lambda r: r["peak_mb"] / max(base.loc[r["length"], "peak_mb"], 1e-6), axis=1)
+
+    # length-sorted batching vs arrival order, on real STS-B test texts
+    from kvembed.data.stsb import load_stsb
+
+    sts = [p.sentence1 for p in load_stsb("test")] + [p.sentence2 for p in load_stsb("test")]
+    plain = encoders.get("plain (mean)") or next(iter(encoders.values()))
+    t_sorted = timed(plain, sts, 32)[0]
+    original = plain._batches
+
+    def arrival(texts, role, batch_size, desc, show):
+        from kvembed import forward
+
+        encoded = plain._prompt_tokenizer(role).encode(texts)
+        pad = backbone.tokenizer.pad_token_id
+        for s in range(0, len(encoded), batch_size):
+            idx = list(range(s, min(s + batch_size, len(encoded))))
+            yield idx, forward.make_batch([encoded[i] for i in idx], pad, plain.padding_side, backbone.device)
+
+    plain._batches = arrival
+    t_arrival = timed(plain, sts, 32)[0]
+    plain._batches = original
+
+    st_line = sentence_transformers_line(backbone, sts, plain, t_sorted)
+    header = (f"# Throughput and memory: KV-Embedding vs one plain forward\n\nMachine: {machine}; backbone "
+              f"`{args.model}` ({backbone.dtype}); batch {args.batch_size}; {args.repeats} interleaved rounds "
+              f"(median texts/s; max peak memory above the loaded model).\n\nCommand: `python scripts/bench.py "
+              f"--model {args.model}" + (f" --dtype {args.dtype}" if args.dtype != "auto" else "") +
+              f" --lengths {' '.join(map(str, lengths))}`\n\n")
+    extra = (f"\n\n- Length-sorted batching vs arrival order (STS-B test, {len(sts)} texts, batch 32, plain "
+             f"forward): {t_arrival / t_sorted:.2f}x faster sorted ({len(sts) / t_sorted:.1f} vs "
+             f"{len(sts) / t_arrival:.1f} texts/s).\n- One-off cost of `layers=auto` (ID over 1,000 texts, or a "
+             f"cache hit): {auto_seconds:.1f} s; chosen layers {list(auto.layers)}.\n- {st_line}\n")
+    table = agg.round({"texts_per_s": 2, "tokens_per_s": 0, "peak_mb": 1, "speed_vs_plain": 3,
+                       "memory_vs_plain": 3}).to_markdown(index=False)
+    print(header + table + extra)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(header + table + extra)
+    raw.to_parquet(args.out.with_suffix(".parquet"), index=False)
+
+
+def sentence_transformers_line(backbone, texts, plain: Encoder, t_ours: float) -> str:
+    """Time a plain sentence-transformers encode (mean pooling) of the same weights, where it loads."""
+    try:
+        from sentence_transformers import SentenceTransformer, models
+
+        word = models.Transformer(backbone.source, model_args={"dtype": getattr(torch, backbone.dtype)})
+        if word.tokenizer.pad_token is None:
+            word.tokenizer.pad_token = word.tokenizer.eos_token
+        st = SentenceTransformer(modules=[word, models.Pooling(word.get_word_embedding_dimension(), "mean")],
+                                 device=backbone.device)
+        st.encode(texts[:8], batch_size=32)
+        start = time.perf_counter()
+        st.encode(texts, batch_size=32)
+        t_st = time.perf_counter() - start
+        return (f"sentence-transformers mean pooling of the same model: {len(texts) / t_st:.1f} texts/s vs "
+                f"kvembed plain {len(texts) / t_ours:.1f} texts/s ({t_st / t_ours:.2f}x)")
+    except Exception as err:  # noqa: BLE001 - report, do not fail the benchmark
+        return f"sentence-transformers comparison unavailable: {type(err).__name__}: {err}"
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    main()
