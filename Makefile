@@ -9,7 +9,7 @@ OFFLINE_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=offline TOKENIZ
 PROFILE ?= full
 PYTEST_ARGS ?=
 
-.PHONY: help install test test-slow demo reproduce-table1 results prefetch stsb clean
+.PHONY: help install test test-slow demo reproduce-table1 locov1 bench results prefetch stsb clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -38,17 +38,13 @@ demo: install  ## the main job, small and offline: Table 1's pipeline on SmolLM2
 # PROFILE=offline: the same pipeline on SmolLM2-135M with benchmark=offline (full STS-B split + proxies; ~1 h CPU)
 # PROFILE=smoke: PROFILE=offline on 40 samples per task (a few minutes)
 reproduce-table1: install  ## Table 1 as one Hydra multirun, then results/table1.md (PROFILE=full|offline|smoke)
-ifeq ($(PROFILE),full)
-	$(PY) scripts/preflight.py --gpu --backbones qwen3-4b mistral-7b llama-3.1-8b
-	$(PY) -m kvembed.run --multirun experiment=table1
-else ifeq ($(PROFILE),offline)
-	$(OFFLINE_ENV) $(PY) -m kvembed.run --multirun experiment=table1_offline
-else ifeq ($(PROFILE),smoke)
-	$(OFFLINE_ENV) $(PY) -m kvembed.run --multirun experiment=table1_smoke
-else
-	@echo "Unknown PROFILE=$(PROFILE); use full, offline or smoke" >&2; exit 2
-endif
-	$(PY) -m kvembed.cli results
+	$(PY) experiments/table1.py --profile $(PROFILE)
+
+locov1: install  ## LoCoV1 nDCG@10 vs max length, then results/locov1.md (PROFILE=full|offline; offline = fixture)
+	$(PY) experiments/locov1_length.py --profile $(if $(filter smoke,$(PROFILE)),offline,$(PROFILE))
+
+bench: install  ## throughput/memory of kvembed vs one plain forward (and the baselines): results/bench.md
+	$(OFFLINE_ENV) $(PY) scripts/bench.py --lengths 128 512 2048 4096 --repeats 2
 
 results: install  ## render results/table1.md and results/table1.csv from results/runs
 	$(PY) -m kvembed.cli results

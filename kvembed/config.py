@@ -14,7 +14,7 @@ from typing import Any, Optional
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from .layers import parse_layers
+from .layers import LayerSpec, parse_layers
 from .methods import METHOD_NAMES
 from .pooling import POOLINGS
 
@@ -46,19 +46,24 @@ class MethodConfig:
     name: MethodName = MethodName.kvembed
 
 
+_L = LayerSpec()
+
+
 @dataclass
 class LayersConfig:
+    """Hydra's view of ``kvembed.layers.LayerSpec`` (same fields and defaults; lists instead of tuples)."""
+
     strategy: str = "default"  # default = the method's own; else one of kvembed.layers.STRATEGIES
     layers: Optional[list[int]] = None
     start: Optional[float] = None
     stop: Optional[float] = None
-    representation: str = "last"
-    estimator: str = "mle"
-    window: str = "start"
-    width: float = 0.1
-    skip_first: float = 0.2
-    skip_last: float = 0.0
-    n_samples: int = 1000
+    representation: str = _L.representation
+    estimator: str = _L.estimator
+    window: str = _L.window
+    width: float = _L.width
+    skip_first: float = _L.skip_first
+    skip_last: float = _L.skip_last
+    n_samples: int = _L.n_samples
 
 
 @dataclass

@@ -77,6 +77,7 @@ class Encoder:
         self.max_length = int(max_length)
         self.padding_side = padding_side
         self.normalize = normalize
+        self.sort_by_length = True  # False = arrival order (only to measure what sorting buys)
         for role in ROLES:  # fail on a bad template or max_length now, not mid-run
             self._prompt_tokenizer(role)
         self.tp_layers = (method.token_prepending.layer_range(backbone.num_layers)
@@ -194,7 +195,8 @@ class Encoder:
             log.info("%d of %d texts truncated to max_length=%d (inside the text)", n_trunc, len(texts),
                      self.max_length)
         # Longest first: padding is minimal and an out-of-memory error shows up on the first batch.
-        order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i].ids))
+        order = (sorted(range(len(encoded)), key=lambda i: -len(encoded[i].ids)) if self.sort_by_length
+                 else list(range(len(encoded))))
         show = len(texts) > 4 * batch_size if show is None else show
         pad = self.backbone.tokenizer.pad_token_id
         for start in tqdm(range(0, len(order), batch_size), desc=desc, disable=not show, unit="batch"):

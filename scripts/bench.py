@@ -33,6 +33,7 @@ from kvembed.methods import get_method
 METHODS = {  # label -> (method, overrides)
     "plain (mean)": ("mean", {}),
     "kvembed (auto)": ("kvembed", {}),
+    "kvembed prompt, no re-routing": ("kvembed_no_reroute", {}),  # isolates the re-routing cost
     "kvembed (all layers)": ("kvembed", {"layers": "all"}),
     "kvembed (auto, masked path)": ("kvembed", {"routing_impl": "masked"}),
     "prompteol": ("prompteol", {}),
@@ -112,11 +113,14 @@ def main() -> None:
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--dtype", default="auto")
     ap.add_argument("--lengths", type=int, nargs="+", default=None)
-    ap.add_argument("--texts", type=int, default=None, help="texts per measurement (default: ~16k tokens)")
+    ap.add_argument("--tokens", type=int, default=4096, help="tokens per measurement (texts = tokens // length)")
+    ap.add_argument("--sts-texts", type=int, default=600, help="STS-B texts for the batching comparison")
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--methods", nargs="+", default=list(METHODS))
     ap.add_argument("--out", type=Path, default=Path("results/bench.md"))
+    ap.add_argument("--skip-extras", action="store_true",
+                    help="only the method table (no batching, auto-cost and sentence-transformers lines)")
     args = ap.parse_args()
     backbone = load_backbone(args.model, dtype=args.dtype)
     on_gpu = backbone.device.startswith("cuda")
@@ -135,15 +139,14 @@ def main() -> None:
             continue
         if name == "kvembed" and "layers" not in overrides:
             overrides = dict(overrides, layers=list(auto.layers))
-        encoders[label] = Encoder(backbone, Encoder.configure(get_method(name), **overrides),
-                                  max_length=max(lengths) + 64)
-    for enc in encoders.values():
-        enc.max_length = max(lengths) + 64
+        encoders[label] = Encoder(backbone, Encoder.configure(get_method(name), **overrides))
+    for enc in encoders.values():  # room for Echo's two copies: no method is truncated
+        enc.max_length = 2 * max(lengths) + 128
         enc.__dict__.pop("_prompt_tokenizers", None)
 
     rows = []
     for n in lengths:
-        count = args.texts or max(2, 16384 // n)
+        count = max(1, args.tokens // n)
         texts = texts_of_length(backbone.tokenizer, n, count)
         for enc in encoders.values():  # warm-up (allocator, kernels)
             enc.encode(texts[: min(2, count)], batch_size=args.batch_size, show_progress_bar=False)
@@ -161,43 +164,39 @@ def main() -> None:
     agg["speed_vs_plain"] = agg.apply(lambda r: r["texts_per_s"] / base.loc[r["length"], "texts_per_s"], axis=1)
     agg["memory_vs_plain"] = agg.apply(lambda r: r["peak_mb"] / max(base.loc[r["length"], "peak_mb"], 1e-6), axis=1)
 
-    # length-sorted batching vs arrival order, on real STS-B test texts
-    from kvembed.data.stsb import load_stsb
-
-    sts = [p.sentence1 for p in load_stsb("test")] + [p.sentence2 for p in load_stsb("test")]
-    plain = encoders.get("plain (mean)") or next(iter(encoders.values()))
-    t_sorted = timed(plain, sts, 32)[0]
-    original = plain._batches
-
-    def arrival(texts, role, batch_size, desc, show):
-        from kvembed import forward
-
-        encoded = plain._prompt_tokenizer(role).encode(texts)
-        pad = backbone.tokenizer.pad_token_id
-        for s in range(0, len(encoded), batch_size):
-            idx = list(range(s, min(s + batch_size, len(encoded))))
-            yield idx, forward.make_batch([encoded[i] for i in idx], pad, plain.padding_side, backbone.device)
-
-    plain._batches = arrival
-    t_arrival = timed(plain, sts, 32)[0]
-    plain._batches = original
-
-    st_line = sentence_transformers_line(backbone, sts, plain, t_sorted)
+    table = agg.round({"texts_per_s": 2, "tokens_per_s": 0, "peak_mb": 1, "speed_vs_plain": 3,
+                       "memory_vs_plain": 3}).to_markdown(index=False)
     header = (f"# Throughput and memory: KV-Embedding vs one plain forward\n\nMachine: {machine}; backbone "
               f"`{args.model}` ({backbone.dtype}); batch {args.batch_size}; {args.repeats} interleaved rounds "
               f"(median texts/s; max peak memory above the loaded model).\n\nCommand: `python scripts/bench.py "
               f"--model {args.model}" + (f" --dtype {args.dtype}" if args.dtype != "auto" else "") +
-              f" --lengths {' '.join(map(str, lengths))}`\n\n")
-    extra = (f"\n\n- Length-sorted batching vs arrival order (STS-B test, {len(sts)} texts, batch 32, plain "
-             f"forward): {t_arrival / t_sorted:.2f}x faster sorted ({len(sts) / t_sorted:.1f} vs "
-             f"{len(sts) / t_arrival:.1f} texts/s).\n- One-off cost of `layers=auto` (ID over 1,000 texts, or a "
-             f"cache hit): {auto_seconds:.1f} s; chosen layers {list(auto.layers)}.\n- {st_line}\n")
-    table = agg.round({"texts_per_s": 2, "tokens_per_s": 0, "peak_mb": 1, "speed_vs_plain": 3,
-                       "memory_vs_plain": 3}).to_markdown(index=False)
+              f" --lengths {' '.join(map(str, lengths))} --tokens {args.tokens} --repeats {args.repeats}"
+              f" --batch-size {args.batch_size}"
+              + (f" --methods {' '.join(repr(m) for m in args.methods)}" if args.methods != list(METHODS) else "")
+              + (" --skip-extras" if args.skip_extras else "") + "`\n\n")
+    extra = "\n" if args.skip_extras else extras(args, backbone, encoders, auto, auto_seconds)
     print(header + table + extra)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(header + table + extra)
     raw.to_parquet(args.out.with_suffix(".parquet"), index=False)
+
+
+def extras(args, backbone, encoders, auto, auto_seconds: float) -> str:
+    """Length-sorted vs arrival-order batching, the cost of layers=auto, and sentence-transformers."""
+    from kvembed.data.stsb import load_stsb
+
+    sts = ([p.sentence1 for p in load_stsb("test")] + [p.sentence2 for p in load_stsb("test")])[: args.sts_texts]
+    plain = encoders.get("plain (mean)") or next(iter(encoders.values()))
+    t_sorted = timed(plain, sts, 32)[0]
+    plain.sort_by_length = False
+    t_arrival = timed(plain, sts, 32)[0]
+    plain.sort_by_length = True
+
+    st_line = sentence_transformers_line(backbone, sts, plain, t_sorted)
+    return (f"\n\n- Length-sorted batching vs arrival order (STS-B test, {len(sts)} texts, batch 32, plain "
+            f"forward): {t_arrival / t_sorted:.2f}x faster sorted ({len(sts) / t_sorted:.1f} vs "
+            f"{len(sts) / t_arrival:.1f} texts/s).\n- One-off cost of `layers=auto` (ID over 1,000 texts, or a "
+            f"cache hit): {auto_seconds:.1f} s; chosen layers {list(auto.layers)}.\n- {st_line}\n")
 
 
 def sentence_transformers_line(backbone, texts, plain: Encoder, t_ours: float) -> str:

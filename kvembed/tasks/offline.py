@@ -90,15 +90,19 @@ def stsbenchmark(limit: int | None = None):
     return task
 
 
-class STSBRetrievalProxy(AbsTaskRetrieval):
-    metadata = TaskMetadata(
-        name="STSBRetrieval.proxy", type="Retrieval", main_score="ndcg_at_10",
-        description="Offline proxy (not an MTEB task): sentence1 of STS-B test pairs scored >= 4 retrieves its "
-                    "sentence2 among all test sentence2s.", **_COMMON)
+class _Sampled:
+    """Mixin: ``limit`` keeps a deterministic sample of N items per task (smoke runs)."""
 
     def __init__(self, limit: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.limit = limit
+
+
+class STSBRetrievalProxy(_Sampled, AbsTaskRetrieval):
+    metadata = TaskMetadata(
+        name="STSBRetrieval.proxy", type="Retrieval", main_score="ndcg_at_10",
+        description="Offline proxy (not an MTEB task): sentence1 of STS-B test pairs scored >= 4 retrieves its "
+                    "sentence2 among all test sentence2s.", **_COMMON)
 
     def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
         if self.data_loaded:
@@ -125,15 +129,11 @@ class STSBRetrievalProxy(AbsTaskRetrieval):
         self.data_loaded = True
 
 
-class STSBGenreClassificationProxy(AbsTaskClassification):
+class STSBGenreClassificationProxy(_Sampled, AbsTaskClassification):
     metadata = TaskMetadata(
         name="STSBGenreClassification.proxy", type="Classification", main_score="accuracy",
         description="Offline proxy (not an MTEB task): the genre (captions, news, forums) of STS-B sentences; "
                     "train split sentences train the classifier, test split sentences evaluate it.", **_COMMON)
-
-    def __init__(self, limit: int | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.limit = limit
 
     def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
         if self.data_loaded:
@@ -149,15 +149,11 @@ class STSBGenreClassificationProxy(AbsTaskClassification):
         self.data_loaded = True
 
 
-class STSBSourceClusteringProxy(AbsTaskClusteringLegacy):
+class STSBSourceClusteringProxy(_Sampled, AbsTaskClusteringLegacy):
     metadata = TaskMetadata(
         name="STSBSourceClustering.proxy", type="Clustering", main_score="v_measure",
         description="Offline proxy (not an MTEB task): STS-B test sentences clustered by source collection "
                     "(MSRvid, images, headlines, answers-forums, ...).", **_COMMON)
-
-    def __init__(self, limit: int | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.limit = limit
 
     def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
         if self.data_loaded:

@@ -1,0 +1,28 @@
+"""LoCoV1 nDCG@10 against max length (256 … 4,096) per method, then results/locov1.md.
+
+    python experiments/locov1_length.py --profile full      # hub data (or prefetched), paper backbones: GPU
+    python experiments/locov1_length.py --profile offline   # SmolLM2-135M on the offline LoCoV1 fixture
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from _drive import multirun, preflight, render
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", choices=["full", "offline"], default="full")
+    ap.add_argument("overrides", nargs="*")
+    args = ap.parse_args()
+    if args.profile == "full":
+        preflight(["mistral-7b"])
+        multirun("locov1_length", "backbone=mistral-7b", *args.overrides)
+    else:
+        multirun("locov1_length_offline", *args.overrides, offline=True)
+    render()
+
+
+if __name__ == "__main__":
+    main()
