@@ -7,6 +7,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 OFFLINE_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=offline TOKENIZERS_PARALLELISM=false
 PROFILE ?= full
+LAUNCHER ?= basic
 PYTEST_ARGS ?=
 
 .PHONY: help install test test-slow demo reproduce-table1 locov1 bench results prefetch stsb clean
@@ -37,8 +38,8 @@ demo: install  ## the main job, small and offline: Table 1's pipeline on SmolLM2
 # PROFILE=full: the paper's grid (3 backbones x methods on mteb_table1; needs a GPU and the hub or `make prefetch`)
 # PROFILE=offline: the same pipeline on SmolLM2-135M with benchmark=offline (full STS-B split + proxies; ~1 h CPU)
 # PROFILE=smoke: PROFILE=offline on 40 samples per task (a few minutes)
-reproduce-table1: install  ## Table 1 as one Hydra multirun, then results/table1.md (PROFILE=full|offline|smoke)
-	$(PY) experiments/table1.py --profile $(PROFILE)
+reproduce-table1: install  ## Table 1 as one Hydra multirun, then results/table1.md (PROFILE=full|offline|smoke, LAUNCHER=basic|slurm)
+	$(PY) experiments/table1.py --profile $(PROFILE) --launcher $(LAUNCHER)
 
 locov1: install  ## LoCoV1 nDCG@10 vs max length, then results/locov1.md (PROFILE=full|offline; offline = fixture)
 	$(PY) experiments/locov1_length.py --profile $(if $(filter smoke,$(PROFILE)),offline,$(PROFILE))

@@ -17,12 +17,13 @@ PROFILES = {"full": ("table1", False), "offline": ("table1_offline", True), "smo
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", choices=sorted(PROFILES), default="full")
-    ap.add_argument("overrides", nargs="*", help="extra Hydra overrides, e.g. launcher or batch_size=64")
+    ap.add_argument("--launcher", default="basic", help="basic | slurm | submitit_local")
+    ap.add_argument("overrides", nargs="*", help="extra Hydra overrides, e.g. batch_size=64")
     args = ap.parse_args()
     experiment, offline = PROFILES[args.profile]
     if args.profile == "full":
         preflight(["qwen3-4b", "mistral-7b", "llama-3.1-8b"])
-    multirun(experiment, *args.overrides, offline=offline)
+    multirun(experiment, f"launcher={args.launcher}", *args.overrides, offline=offline)
     render()
 
 

@@ -111,12 +111,13 @@ class RunConfig:
     padding_side: PaddingSide = PaddingSide.right
     results_dir: str = "results"
     force: bool = False
+    cache: str = "off"  # embedding cache: off | read | readwrite (in $KVEMBED_CACHE/embeddings)
 
 
 def validate(cfg: DictConfig | dict) -> RunConfig:
     """Typed, checked configuration; ValueError names the offending key and the valid choices."""
     raw = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg)
-    raw = OmegaConf.masked_copy(raw, [k for k in raw.keys() if k != "hydra"]) if "hydra" in raw else raw
+    raw = OmegaConf.masked_copy(raw, [k for k in raw.keys() if k not in ("hydra", "launcher")])
     try:
         merged = OmegaConf.merge(OmegaConf.structured(RunConfig), raw)
     except OmegaConfBaseException as err:
@@ -130,6 +131,8 @@ def validate(cfg: DictConfig | dict) -> RunConfig:
         raise ValueError(f"batch_size must be >= 1, got {run.batch_size}")
     if run.routing_impl not in (None, "flat", "masked"):
         raise ValueError(f"routing_impl must be flat or masked, got {run.routing_impl!r}")
+    if run.cache not in ("off", "read", "readwrite"):
+        raise ValueError(f"cache must be off, read or readwrite, got {run.cache!r}")
     if run.logger.name not in ("wandb", "none"):
         raise ValueError(f"logger must be wandb or none, got {run.logger.name!r}")
     if not run.benchmark.tasks and not run.benchmark.mteb_benchmark:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
-from typing import Any, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
@@ -21,7 +22,11 @@ from .backbones import Backbone, load_backbone
 from .layers import LayerChoice, parse_layers, resolve_static, select_auto
 from .methods import PROMPTS, MethodSpec, get_method
 from .pooling import check_pooling, pool
-from .prompts import ROLES, Prompt, PromptTokenizer
+from .prompts import (ROLES, Encoded, Prompt, PromptTokenizer, length_sorted_batches,
+                      prompt_tokenizer_for)
+
+if TYPE_CHECKING:
+    from .embed_cache import EmbeddingCache
 
 log = logging.getLogger(__name__)
 _DEFAULT = object()
@@ -84,6 +89,7 @@ class Encoder:
                           if method.token_prepending else None)
         self.layer_choice = self._choose_layers()
         self.stats: dict[str, float] = {"texts": 0, "tokens": 0, "seconds": 0.0, "oom_halvings": 0}
+        self.cache = None  # see use_cache()
 
     # ---------------------------------------------------------------- construction
     @classmethod
@@ -130,10 +136,20 @@ class Encoder:
     def _prompt_tokenizer(self, role: str) -> PromptTokenizer:
         cache = self.__dict__.setdefault("_prompt_tokenizers", {})
         if role not in cache:
-            tok = self.backbone.tokenizer
-            placeholder = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-            cache[role] = PromptTokenizer(tok, self.method.prompt.for_role(role), self.max_length, placeholder)
+            cache[role] = prompt_tokenizer_for(self.backbone.tokenizer, self.method.prompt, role, self.max_length)
         return cache[role]
+
+    def tokenize(self, texts: Sequence[str], role: str = "document") -> list[Encoded]:
+        """Token ids of each text inside this method's template (truncated inside the text)."""
+        encoded = self._prompt_tokenizer(role).encode(texts)
+        for i, e in enumerate(encoded):
+            if not e.ids:
+                raise ValueError(f"texts[{i}] is empty and prompt=None adds no tokens: nothing to encode")
+        n_trunc = sum(e.truncated for e in encoded)
+        if n_trunc:
+            log.info("%d of %d texts truncated to max_length=%d (inside the text)", n_trunc, len(texts),
+                     self.max_length)
+        return encoded
 
     def _choose_layers(self) -> LayerChoice | None:
         routing = self.method.routing
@@ -184,25 +200,15 @@ class Encoder:
 
     # ---------------------------------------------------------------- encoding
     def _batches(self, texts: list[str], role: str, batch_size: int, desc: str, show: bool | None):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        encoded = self._prompt_tokenizer(role).encode(texts)
-        for i, e in enumerate(encoded):
-            if not e.ids:
-                raise ValueError(f"texts[{i}] is empty and prompt=None adds no tokens: nothing to encode")
-        n_trunc = sum(e.truncated for e in encoded)
-        if n_trunc:
-            log.info("%d of %d texts truncated to max_length=%d (inside the text)", n_trunc, len(texts),
-                     self.max_length)
-        # Longest first: padding is minimal and an out-of-memory error shows up on the first batch.
-        order = (sorted(range(len(encoded)), key=lambda i: -len(encoded[i].ids)) if self.sort_by_length
-                 else list(range(len(encoded))))
+        encoded = self.tokenize(texts, role)
+        plan = length_sorted_batches(encoded, batch_size, self.sort_by_length)
         show = len(texts) > 4 * batch_size if show is None else show
-        pad = self.backbone.tokenizer.pad_token_id
-        for start in tqdm(range(0, len(order), batch_size), desc=desc, disable=not show, unit="batch"):
-            idx = order[start:start + batch_size]
-            yield idx, forward.make_batch([encoded[i] for i in idx], pad, self.padding_side,
-                                          self.backbone.device)
+        for idx in tqdm(plan, desc=desc, disable=not show, unit="batch"):
+            yield idx, self.make_batch([encoded[i] for i in idx])
+
+    def make_batch(self, items: Sequence[Encoded]) -> forward.Batch:
+        return forward.make_batch(items, self.backbone.tokenizer.pad_token_id, self.padding_side,
+                                  self.backbone.device)
 
     def encode(self, texts: Sequence[str], prompt_type: str = "document", batch_size: int = 32,
                show_progress_bar: bool | None = None) -> np.ndarray:
@@ -211,14 +217,30 @@ class Encoder:
         if prompt_type not in ROLES:
             raise ValueError(f"Unknown prompt_type {prompt_type!r}; choose one of {ROLES}")
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        cached = self.cache.get(prompt_type, texts, self.dim) if self.cache else {}
+        for i, vec in cached.items():
+            out[i] = vec
+        todo = [i for i in range(len(texts)) if i not in cached]
         start = time.perf_counter()
-        for idx, batch in self._batches(texts, prompt_type, batch_size, f"encode {self.method.name}",
-                                        show_progress_bar):
-            out[idx] = self._embed_batch(batch)
+        for idx, batch in self._batches([texts[i] for i in todo], prompt_type, batch_size,
+                                        f"encode {self.method.name}", show_progress_bar):
+            rows = [todo[i] for i in idx]
+            out[rows] = self._embed_batch(batch)
             self.stats["texts"] += len(idx)
             self.stats["tokens"] += batch.num_tokens
         self.stats["seconds"] += time.perf_counter() - start
+        if self.cache and todo:
+            self.cache.put(prompt_type, [texts[i] for i in todo], out[todo])
         return out
+
+    def use_cache(self, folder: str | Path, mode: str = "readwrite") -> "EmbeddingCache":
+        """Serve repeated texts from an on-disk cache keyed by this encoder's full configuration."""
+        from .embed_cache import EmbeddingCache
+
+        key = {k: v for k, v in self.describe().items() if k not in ("device", "id_curve")}
+        key["normalize"] = self.normalize
+        self.cache = EmbeddingCache(folder, key, mode) if mode != "off" else None
+        return self.cache
 
     def _embed_batch(self, batch: forward.Batch) -> np.ndarray:
         """Embed one batch; on CUDA out-of-memory, split it in halves and retry (logged, counted)."""

@@ -149,3 +149,17 @@ class PromptTokenizer:
             ids.extend(self.suffix)
             out.append(Encoded(tuple(ids), span, pst, truncated))
         return out
+
+
+def prompt_tokenizer_for(tokenizer: Any, prompt: Prompt, role: str, max_length: int) -> PromptTokenizer:
+    """The PromptTokenizer of one role; Token Prepending's placeholder is the pad (or eos) token."""
+    placeholder = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    return PromptTokenizer(tokenizer, prompt.for_role(role), max_length, placeholder)
+
+
+def length_sorted_batches(encoded: Sequence[Encoded], batch_size: int, sort: bool = True) -> list[list[int]]:
+    """Indices of each batch: longest first (minimal padding; an out-of-memory error shows up first)."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i].ids)) if sort else list(range(len(encoded)))
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]

@@ -91,6 +91,10 @@ def run(cfg: Any, resolved_config: dict[str, Any] | None = None) -> pd.DataFrame
         return pd.DataFrame()
 
     encoder = Encoder.from_pretrained(run_cfg.backbone.name, **encoder_options(run_cfg))
+    if run_cfg.cache != "off":
+        from .paths import cache_dir
+
+        encoder.use_cache(cache_dir("embeddings"), run_cfg.cache)
     info = encoder.describe()
     run_id = uuid.uuid4().hex[:12]
     tracker = Tracker(vars(run_cfg.logger) | {}, resolved_config or {}, name=f"{info['backbone']}/{info['method']}-{key}",
@@ -134,6 +138,9 @@ def run(cfg: Any, resolved_config: dict[str, Any] | None = None) -> pd.DataFrame
                 "peak_memory_mb": _peak_memory_mb(encoder.backbone.device),
                 "oom_halvings": int(encoder.stats["oom_halvings"] - before["oom_halvings"]),
                 "wandb_dir": tracker.run_dir,
+                "cache_mode": run_cfg.cache,
+                "cache_hit_rate": encoder.cache.hit_rate if encoder.cache else float("nan"),
+                "cache_size": encoder.cache.size() if encoder.cache else 0,
             }
             df = pd.DataFrame([{**meta, **row} for row in results.flatten_scores(task_result)])
             results.write_table(df, results.task_path(folder, name))

@@ -15,8 +15,10 @@ Writes ``results/bench.md`` and ``results/bench.parquet``.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import platform
+import sys
 import statistics
 import threading
 import time
@@ -60,6 +62,7 @@ class PeakMemory:
             torch.cuda.reset_peak_memory_stats()
             self.base = torch.cuda.memory_allocated() / 2**20
         else:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
             self.base = self._rss_mb()
             self.stop = False
             self.top = self.base
@@ -108,7 +111,19 @@ def timed(enc: Encoder, texts: list[str], batch_size: int) -> tuple[float, float
     return seconds, mem.peak_mb, int(enc.stats["tokens"] - before)
 
 
+def _exact_cpu_memory() -> None:
+    """Re-exec with glibc's mmap threshold fixed, so freed tensors go back to the OS at once.
+
+    glibc otherwise raises the threshold after large frees and keeps the memory in its heap: the
+    first method measured would then pay for every later one, and RSS deltas would lie.
+    """
+    if os.environ.get("MALLOC_MMAP_THRESHOLD_") is None:
+        env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
 def main() -> None:
+    _exact_cpu_memory()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--dtype", default="auto")
@@ -128,8 +143,9 @@ def main() -> None:
     machine = (torch.cuda.get_device_name() if on_gpu else
                f"{platform.machine()} CPU, {torch.get_num_threads()} threads")
 
+    room = 2 * max(lengths) + 128  # Echo's two copies fit: no method is truncated
     start = time.perf_counter()
-    auto = Encoder.from_pretrained(backbone, method="kvembed")  # layers=auto: the one-off ID estimate
+    auto = Encoder.from_pretrained(backbone, method="kvembed", max_length=room)  # layers=auto: one-off ID estimate
     auto_seconds = time.perf_counter() - start
     encoders = {}
     for label in args.methods:
@@ -139,10 +155,7 @@ def main() -> None:
             continue
         if name == "kvembed" and "layers" not in overrides:
             overrides = dict(overrides, layers=list(auto.layers))
-        encoders[label] = Encoder(backbone, Encoder.configure(get_method(name), **overrides))
-    for enc in encoders.values():  # room for Echo's two copies: no method is truncated
-        enc.max_length = 2 * max(lengths) + 128
-        enc.__dict__.pop("_prompt_tokenizers", None)
+        encoders[label] = Encoder(backbone, Encoder.configure(get_method(name), **overrides), max_length=room)
 
     rows = []
     for n in lengths:
@@ -168,7 +181,7 @@ def main() -> None:
                        "memory_vs_plain": 3}).to_markdown(index=False)
     header = (f"# Throughput and memory: KV-Embedding vs one plain forward\n\nMachine: {machine}; backbone "
               f"`{args.model}` ({backbone.dtype}); batch {args.batch_size}; {args.repeats} interleaved rounds "
-              f"(median texts/s; max peak memory above the loaded model).\n\nCommand: `python scripts/bench.py "
+              f"(median texts/s; max peak memory above the loaded model: CUDA allocator, or process RSS with glibc's mmap threshold fixed so freed memory is returned).\n\nCommand: `python scripts/bench.py "
               f"--model {args.model}" + (f" --dtype {args.dtype}" if args.dtype != "auto" else "") +
               f" --lengths {' '.join(map(str, lengths))} --tokens {args.tokens} --repeats {args.repeats}"
               f" --batch-size {args.batch_size}"

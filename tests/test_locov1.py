@@ -49,11 +49,11 @@ def test_a_4096_token_input_keeps_the_suffix_and_both_paths_agree(arch, tiny_bac
     text = " ".join(["the quick brown fox jumps over the lazy dog"] * 1200)
     spec = Encoder.configure(get_method("kvembed"), layers=[1, 4])
     enc = Encoder(bb, spec, max_length=4096)
-    (e,) = enc._prompt_tokenizer("document").encode([text])
+    (e,) = enc.tokenize([text])
     assert len(e.ids) == 4096 and e.truncated
     suffix = bb.tokenizer(" Compress the Context in one word:", add_special_tokens=False)["input_ids"]
     assert list(e.ids[-len(suffix):]) == suffix
-    short = enc._prompt_tokenizer("document").encode(["a short one"])[0]
+    short = enc.tokenize(["a short one"])[0]
     batch = forward.make_batch([e, short], bb.tokenizer.pad_token_id, "right")
     outs = {impl: forward.run(bb.model, batch, routing=Encoder.configure(spec, routing_impl=impl).routing,
                               layers=enc.layers).last_hidden_state for impl in ("flat", "masked")}

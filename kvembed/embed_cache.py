@@ -1,0 +1,82 @@
+"""An on-disk embedding cache, so reruns and sweeps that change only evaluation settings re-encode nothing.
+
+Keyed by (everything that determines an embedding: backbone, revision, dtype, the method's full
+configuration, max_length, normalisation) × (role, text). Stored in SQLite (one file per cache folder):
+transactions make concurrent jobs safe, and a killed job leaves no partial entry.
+Modes: ``off``, ``read`` (use hits, store nothing), ``readwrite``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+MODES = ("off", "read", "readwrite")
+
+
+def text_key(role: str, text: str) -> str:
+    return hashlib.sha256(f"{role}\x00{text}".encode()).hexdigest()
+
+
+class EmbeddingCache:
+    """Embeddings of one encoder configuration (``config`` is hashed into the key)."""
+
+    def __init__(self, folder: Path | str, config: dict[str, Any], mode: str = "readwrite") -> None:
+        if mode not in MODES:
+            raise ValueError(f"Unknown cache mode {mode!r}; choose one of {MODES}")
+        self.mode = mode
+        self.config_key = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        self.path = Path(folder) / "embeddings.sqlite"
+        self.hits = 0
+        self.misses = 0
+        if mode != "off":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._connect() as db:
+                db.execute("CREATE TABLE IF NOT EXISTS emb (config TEXT, text TEXT, vec BLOB, PRIMARY KEY (config, text))")
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=60)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    def get(self, role: str, texts: Sequence[str], dim: int) -> dict[int, np.ndarray]:
+        """Cached rows by input index (empty when off)."""
+        if self.mode == "off" or not texts:
+            return {}
+        keys = [text_key(role, t) for t in texts]
+        found: dict[str, np.ndarray] = {}
+        with self._connect() as db:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                q = f"SELECT text, vec FROM emb WHERE config = ? AND text IN ({','.join('?' * len(chunk))})"
+                for k, blob in db.execute(q, [self.config_key, *chunk]):
+                    found[k] = np.frombuffer(blob, dtype=np.float32, count=dim)
+        out = {i: found[k] for i, k in enumerate(keys) if k in found}
+        self.hits += len(out)
+        self.misses += len(keys) - len(out)
+        return out
+
+    def put(self, role: str, texts: Sequence[str], vectors: np.ndarray) -> None:
+        if self.mode != "readwrite" or not len(texts):
+            return
+        rows = [(self.config_key, text_key(role, t), np.ascontiguousarray(v, dtype=np.float32).tobytes())
+                for t, v in zip(texts, vectors)]
+        with self._connect() as db:
+            db.executemany("INSERT OR REPLACE INTO emb VALUES (?, ?, ?)", rows)
+
+    def size(self) -> int:
+        """Entries stored for this configuration."""
+        if self.mode == "off" or not self.path.exists():
+            return 0
+        with self._connect() as db:
+            return int(db.execute("SELECT COUNT(*) FROM emb WHERE config = ?", [self.config_key]).fetchone()[0])
+
+    @property
+    def hit_rate(self) -> float:
+        total = self.hits + self.misses
+        return self.hits / total if total else float("nan")

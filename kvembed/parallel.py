@@ -1,0 +1,143 @@
+"""Data-parallel encoding: one worker process per GPU (or N CPU processes), each loading the model once.
+
+The parent only tokenises: it forms exactly the length-sorted batches a single ``Encoder`` would, and
+workers pull whole batches from a shared queue (so faster workers take more), embed them, and send the
+rows back; the parent writes them in input order. Same batches as single-process encoding, so the same
+embeddings.
+
+    from kvembed.parallel import ParallelEncoder
+    with ParallelEncoder("smollm2-135m", method="kvembed", workers=2) as enc:
+        emb = enc.encode(texts)
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import queue
+import traceback
+from typing import Any, Sequence
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+def _worker(rank: int, device: str, threads: int, model: str, method: str, options: dict, tasks, results) -> None:
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+        from .encoder import Encoder
+
+        enc = Encoder.from_pretrained(model, method, device=device, **options)
+        results.put(("ready", rank, list(enc.layers), enc.dim))
+        while True:
+            item = tasks.get()
+            if item is None:
+                return
+            job, idx, items = item
+            results.put(("rows", job, idx, enc._embed_batch(enc.make_batch(items))))
+    except BaseException:  # noqa: BLE001 - report every failure to the parent
+        results.put(("error", rank, traceback.format_exc()))
+
+
+class ParallelEncoder:
+    """``Encoder``'s API over several worker processes."""
+
+    def __init__(self, model: str, method: str = "kvembed", *, workers: int | None = None,
+                 devices: Sequence[str] | None = None, timeout: float = 3600, **options: Any) -> None:
+        import torch
+        import transformers as tf
+
+        from .backbones import locate
+        from .encoder import Encoder
+        from .methods import get_method
+
+        if devices is None:
+            n_gpu = torch.cuda.device_count()
+            devices = [f"cuda:{i}" for i in range(n_gpu)] if n_gpu else ["cpu"] * (workers or 2)
+        if not devices:
+            raise ValueError("ParallelEncoder needs at least one device")
+        if "device" in options:
+            raise ValueError("pass devices=[...] (one per worker) to ParallelEncoder, not device=")
+        self.devices = list(devices)
+        self.timeout = timeout
+        routing_keys = ("layers", "bias", "pooling", "prompt", "prefix_position", "routing_impl")
+        self.spec = Encoder.configure(get_method(method), **{k: options[k] for k in routing_keys if k in options})
+        self.max_length = int(options.get("max_length", 512))
+        _, source, revision, _ = locate(model, options.get("revision"))
+        self.tokenizer = tf.AutoTokenizer.from_pretrained(source, revision=revision)
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        cpu_workers = sum(d == "cpu" for d in self.devices)
+        threads = max(1, (os.cpu_count() or 1) // max(1, cpu_workers))
+        ctx = mp.get_context("spawn")  # fork is unsafe with torch threads and CUDA
+        self.tasks, self.results = ctx.Queue(), ctx.Queue()
+        self.procs = []
+        self._job = 0
+        # Worker 0 first: with layers=auto it estimates the ID curve once and caches it on disk; the
+        # others then read the cache instead of repeating the estimate.
+        for rank, device in enumerate(self.devices):
+            proc = ctx.Process(target=_worker, args=(rank, device, threads, model, method, options, self.tasks,
+                                                     self.results), daemon=True)
+            proc.start()
+            self.procs.append(proc)
+            if rank == 0:
+                self.layers, self.dim = self._wait_ready(1)
+        if len(self.devices) > 1:
+            self._wait_ready(len(self.devices) - 1)
+
+    def _get(self):
+        try:
+            msg = self.results.get(timeout=self.timeout)
+        except queue.Empty:
+            self.close()
+            raise RuntimeError(f"ParallelEncoder: no answer from the workers in {self.timeout} s") from None
+        if msg[0] == "error":
+            self.close()
+            raise RuntimeError(f"ParallelEncoder worker {msg[1]} failed:\n{msg[2]}")
+        return msg
+
+    def _wait_ready(self, n: int) -> tuple[tuple[int, ...], int]:
+        layers = dim = None
+        for _ in range(n):
+            _, _, layers, dim = self._get()
+        return tuple(layers), int(dim)
+
+    def encode(self, texts: Sequence[str], prompt_type: str = "document", batch_size: int = 32) -> np.ndarray:
+        """Same contract as ``Encoder.encode``."""
+        from .encoder import validate_texts
+        from .prompts import length_sorted_batches, prompt_tokenizer_for
+
+        texts = validate_texts(texts)
+        pt = prompt_tokenizer_for(self.tokenizer, self.spec.prompt, prompt_type, self.max_length)
+        encoded = pt.encode(texts)
+        for i, e in enumerate(encoded):
+            if not e.ids:
+                raise ValueError(f"texts[{i}] is empty and prompt=None adds no tokens: nothing to encode")
+        plan = length_sorted_batches(encoded, batch_size)
+        self._job += 1
+        for idx in plan:
+            self.tasks.put((self._job, idx, [encoded[i] for i in idx]))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for _ in plan:
+            _, job, idx, rows = self._get()
+            out[idx] = rows
+        return out
+
+    def close(self) -> None:
+        for _ in self.procs:
+            self.tasks.put(None)
+        for proc in self.procs:
+            proc.join(timeout=30)
+            if proc.is_alive():
+                proc.terminate()
+        self.procs = []
+
+    def __enter__(self) -> "ParallelEncoder":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
