@@ -111,6 +111,7 @@ class RunConfig:
     padding_side: PaddingSide = PaddingSide.right
     results_dir: str = "results"
     force: bool = False
+    workers: int = 1  # >1: data-parallel encoding, one process per GPU (or N CPU processes)
     cache: str = "off"  # embedding cache: off | read | readwrite (in $KVEMBED_CACHE/embeddings)
 
 
@@ -131,6 +132,8 @@ def validate(cfg: DictConfig | dict) -> RunConfig:
         raise ValueError(f"batch_size must be >= 1, got {run.batch_size}")
     if run.routing_impl not in (None, "flat", "masked"):
         raise ValueError(f"routing_impl must be flat or masked, got {run.routing_impl!r}")
+    if run.workers < 1:
+        raise ValueError(f"workers must be >= 1, got {run.workers}")
     if run.cache not in ("off", "read", "readwrite"):
         raise ValueError(f"cache must be off, read or readwrite, got {run.cache!r}")
     if run.logger.name not in ("wandb", "none"):

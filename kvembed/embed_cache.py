@@ -12,7 +12,7 @@ import hashlib
 import json
 import sqlite3
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -80,3 +80,27 @@ class EmbeddingCache:
     def hit_rate(self) -> float:
         total = self.hits + self.misses
         return self.hits / total if total else float("nan")
+
+
+def cached_encode(cache: EmbeddingCache | None, texts: Sequence[str], role: str, dim: int,
+                  encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+    """Rows from ``cache`` where present; ``encode`` the rest (and store them)."""
+    out = np.zeros((len(texts), dim), dtype=np.float32)
+    hits = cache.get(role, texts, dim) if cache else {}
+    for i, vec in hits.items():
+        out[i] = vec
+    todo = [i for i in range(len(texts)) if i not in hits]
+    if todo:
+        out[todo] = encode([texts[i] for i in todo])
+        if cache:
+            cache.put(role, [texts[i] for i in todo], out[todo])
+    return out
+
+
+def attach(encoder: Any, folder: Path | str, mode: str) -> EmbeddingCache | None:
+    """The cache for an encoder's configuration (its ``describe()``, less what does not change vectors)."""
+    if mode == "off":
+        return None
+    key = {k: v for k, v in encoder.describe().items() if k not in ("device", "id_curve", "workers")}
+    key["normalize"] = getattr(encoder, "normalize", True)
+    return EmbeddingCache(folder, key, mode)

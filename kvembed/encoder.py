@@ -25,6 +25,8 @@ from .pooling import check_pooling, pool
 from .prompts import (ROLES, Encoded, Prompt, PromptTokenizer, length_sorted_batches,
                       prompt_tokenizer_for)
 
+from .embed_cache import attach, cached_encode
+
 if TYPE_CHECKING:
     from .embed_cache import EmbeddingCache
 
@@ -216,30 +218,22 @@ class Encoder:
         texts = validate_texts(texts)
         if prompt_type not in ROLES:
             raise ValueError(f"Unknown prompt_type {prompt_type!r}; choose one of {ROLES}")
+        return cached_encode(self.cache, texts, prompt_type, self.dim,
+                             lambda todo: self._encode_uncached(todo, prompt_type, batch_size, show_progress_bar))
+
+    def _encode_uncached(self, texts: list[str], role: str, batch_size: int, show: bool | None) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        cached = self.cache.get(prompt_type, texts, self.dim) if self.cache else {}
-        for i, vec in cached.items():
-            out[i] = vec
-        todo = [i for i in range(len(texts)) if i not in cached]
         start = time.perf_counter()
-        for idx, batch in self._batches([texts[i] for i in todo], prompt_type, batch_size,
-                                        f"encode {self.method.name}", show_progress_bar):
-            rows = [todo[i] for i in idx]
-            out[rows] = self._embed_batch(batch)
+        for idx, batch in self._batches(texts, role, batch_size, f"encode {self.method.name}", show):
+            out[idx] = self._embed_batch(batch)
             self.stats["texts"] += len(idx)
             self.stats["tokens"] += batch.num_tokens
         self.stats["seconds"] += time.perf_counter() - start
-        if self.cache and todo:
-            self.cache.put(prompt_type, [texts[i] for i in todo], out[todo])
         return out
 
-    def use_cache(self, folder: str | Path, mode: str = "readwrite") -> "EmbeddingCache":
+    def use_cache(self, folder: str | Path, mode: str = "readwrite") -> "EmbeddingCache | None":
         """Serve repeated texts from an on-disk cache keyed by this encoder's full configuration."""
-        from .embed_cache import EmbeddingCache
-
-        key = {k: v for k, v in self.describe().items() if k not in ("device", "id_curve")}
-        key["normalize"] = self.normalize
-        self.cache = EmbeddingCache(folder, key, mode) if mode != "off" else None
+        self.cache = attach(self, folder, mode)
         return self.cache
 
     def _embed_batch(self, batch: forward.Batch) -> np.ndarray:

@@ -32,7 +32,7 @@ def _worker(rank: int, device: str, threads: int, model: str, method: str, optio
         from .encoder import Encoder
 
         enc = Encoder.from_pretrained(model, method, device=device, **options)
-        results.put(("ready", rank, list(enc.layers), enc.dim))
+        results.put(("ready", rank, enc.describe(), enc.dim))
         while True:
             item = tasks.get()
             if item is None:
@@ -64,6 +64,9 @@ class ParallelEncoder:
             raise ValueError("pass devices=[...] (one per worker) to ParallelEncoder, not device=")
         self.devices = list(devices)
         self.timeout = timeout
+        self.cache = None
+        self.normalize = options.get("normalize", True)
+        self.stats: dict[str, float] = {"texts": 0, "tokens": 0, "seconds": 0.0, "oom_halvings": 0}
         routing_keys = ("layers", "bias", "pooling", "prompt", "prefix_position", "routing_impl")
         self.spec = Encoder.configure(get_method(method), **{k: options[k] for k in routing_keys if k in options})
         self.max_length = int(options.get("max_length", 512))
@@ -101,17 +104,43 @@ class ParallelEncoder:
         return msg
 
     def _wait_ready(self, n: int) -> tuple[tuple[int, ...], int]:
-        layers = dim = None
+        info = dim = None
         for _ in range(n):
-            _, _, layers, dim = self._get()
-        return tuple(layers), int(dim)
+            _, _, info, dim = self._get()
+        self.info = dict(info, workers=len(self.devices), device=",".join(self.devices))
+        return tuple(info["layers"]), int(dim)
 
-    def encode(self, texts: Sequence[str], prompt_type: str = "document", batch_size: int = 32) -> np.ndarray:
+    def describe(self) -> dict[str, Any]:
+        """Worker 0's ``Encoder.describe()``, with the worker count and devices."""
+        return dict(self.info)
+
+    @property
+    def device(self) -> str:
+        return self.devices[0]
+
+    def use_cache(self, folder: str, mode: str = "readwrite"):
+        """As ``Encoder.use_cache``: the parent serves hits, workers only see the misses."""
+        from .embed_cache import attach
+
+        self.cache = attach(self, folder, mode)
+        return self.cache
+
+    def encode(self, texts: Sequence[str], prompt_type: str = "document", batch_size: int = 32,
+               show_progress_bar: bool | None = None) -> np.ndarray:
         """Same contract as ``Encoder.encode``."""
+        from .embed_cache import cached_encode
         from .encoder import validate_texts
-        from .prompts import length_sorted_batches, prompt_tokenizer_for
 
         texts = validate_texts(texts)
+        return cached_encode(self.cache, texts, prompt_type, self.dim,
+                             lambda todo: self._encode_uncached(todo, prompt_type, batch_size))
+
+    def _encode_uncached(self, texts: list[str], prompt_type: str, batch_size: int) -> np.ndarray:
+        import time
+
+        from .prompts import length_sorted_batches, prompt_tokenizer_for
+
+        start = time.perf_counter()
         pt = prompt_tokenizer_for(self.tokenizer, self.spec.prompt, prompt_type, self.max_length)
         encoded = pt.encode(texts)
         for i, e in enumerate(encoded):
@@ -125,6 +154,9 @@ class ParallelEncoder:
         for _ in plan:
             _, job, idx, rows = self._get()
             out[idx] = rows
+        self.stats["texts"] += len(texts)
+        self.stats["tokens"] += sum(len(e.ids) for e in encoded)
+        self.stats["seconds"] += time.perf_counter() - start
         return out
 
     def close(self) -> None:

@@ -90,7 +90,16 @@ def run(cfg: Any, resolved_config: dict[str, Any] | None = None) -> pd.DataFrame
     if not todo:
         return pd.DataFrame()
 
-    encoder = Encoder.from_pretrained(run_cfg.backbone.name, **encoder_options(run_cfg))
+    if run_cfg.workers > 1:
+        from .parallel import ParallelEncoder
+
+        opts = encoder_options(run_cfg)
+        device = opts.pop("device")
+        devices = None if device == "auto" else [device] * run_cfg.workers
+        encoder = ParallelEncoder(run_cfg.backbone.name, opts.pop("method"), workers=run_cfg.workers,
+                                  devices=devices, **opts)
+    else:
+        encoder = Encoder.from_pretrained(run_cfg.backbone.name, **encoder_options(run_cfg))
     if run_cfg.cache != "off":
         from .paths import cache_dir
 
@@ -108,7 +117,7 @@ def run(cfg: Any, resolved_config: dict[str, Any] | None = None) -> pd.DataFrame
             task = get_task(name, limit=run_cfg.benchmark.limit, offline_data=run_cfg.benchmark.offline_data,
                             data_dir=run_cfg.benchmark.data_dir)
             load_task_data(task)
-            if encoder.backbone.device.startswith("cuda"):
+            if info["device"].startswith("cuda"):
                 torch.cuda.reset_peak_memory_stats()
             before = dict(encoder.stats)
             start = time.perf_counter()
@@ -135,7 +144,7 @@ def run(cfg: Any, resolved_config: dict[str, Any] | None = None) -> pd.DataFrame
                 "n_samples": int(encoder.stats["texts"] - before["texts"]), "limit": run_cfg.benchmark.limit,
                 "wall_seconds": wall, "encode_seconds": enc_seconds,
                 "tokens_per_s": tokens / enc_seconds if enc_seconds > 0 else float("nan"),
-                "peak_memory_mb": _peak_memory_mb(encoder.backbone.device),
+                "peak_memory_mb": _peak_memory_mb(info["device"]), "workers": run_cfg.workers,
                 "oom_halvings": int(encoder.stats["oom_halvings"] - before["oom_halvings"]),
                 "wandb_dir": tracker.run_dir,
                 "cache_mode": run_cfg.cache,

@@ -24,3 +24,21 @@ def test_two_cpu_processes_match_single_process(sentences):
 def test_worker_failures_surface_in_the_parent():
     with pytest.raises(RuntimeError, match="worker 0 failed"):
         ParallelEncoder("tiny-llama", method="kvembed", workers=1, layers=[99])
+
+
+def test_the_runner_encodes_with_two_workers(tmp_path):
+    from hydra import compose, initialize_config_dir
+
+    from kvembed.run import CONFIG_DIR, run
+
+    base = ["backbone=tiny-llama", "benchmark=offline_smoke", "benchmark.limit=16", "benchmark.tasks=[STSBenchmark]",
+            "layers=explicit", "layers.layers=[2,3]", "logger=none"]
+    scores = {}
+    for workers in (1, 2):
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+            cfg = compose(config_name="config",
+                          overrides=[*base, f"+workers={workers}", f"results_dir={tmp_path}/w{workers}"])
+        df = run(cfg)
+        assert (df["workers"] == workers).all()
+        scores[workers] = df.set_index("metric")["value"].sort_index()
+    np.testing.assert_allclose(scores[1].values, scores[2].values, atol=1e-6)

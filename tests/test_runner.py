@@ -159,3 +159,13 @@ def test_out_of_memory_halves_the_batch(tiny_backbones, monkeypatch, sentences):
     import numpy as np
 
     np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_rerun_with_the_embedding_cache_encodes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("KVEMBED_CACHE", str(tmp_path / "cache"))
+    first = run(cfg(tmp_path, "cache=readwrite", "benchmark.tasks=[STSBenchmark,STSBRetrieval.proxy]"))
+    again = run(cfg(tmp_path, "cache=readwrite", "force=true", "benchmark.tasks=[STSBenchmark,STSBRetrieval.proxy]"))
+    assert (first["n_samples"] > 0).all()
+    assert (again["n_samples"] == 0).all() and (again["cache_hit_rate"] == 1.0).all()
+    key = ["task_name", "metric"]
+    pd.testing.assert_series_equal(first.set_index(key)["value"].sort_index(), again.set_index(key)["value"].sort_index())
