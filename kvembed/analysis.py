@@ -1,0 +1,65 @@
+"""Analyses the figures need: embedding geometry and per-layer intrinsic dimension.
+
+* ``alignment`` and ``uniformity`` (Wang & Isola, ICML 2020) on L2-normalised embeddings:
+  alignment = E‖f(x) − f(x⁺)‖^α over positive pairs (lower is better), uniformity =
+  log E exp(−t‖f(x) − f(y)‖²) over all pairs (lower = more uniform).
+* ``isotropy``: the partition-function ratio of Mu & Viswanath (2018), min_c Z(c)/max_c Z(c) over the
+  principal directions c, Z(c) = Σ_i exp(cᵀ e_i); 1 = perfectly isotropic. Also ``mean_cosine``.
+* ``layer_id_curve``: TwoNN per layer for an Encoder (kvembed.layers does the estimation).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .layers import id_curve
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return x / np.linalg.norm(x, axis=1, keepdims=True).clip(1e-12)
+
+
+def alignment(a: np.ndarray, b: np.ndarray, alpha: float = 2.0) -> float:
+    """Mean ‖a_i − b_i‖^α over positive pairs (rows of ``a`` and ``b``), after L2 normalisation."""
+    if len(a) != len(b) or len(a) == 0:
+        raise ValueError("alignment needs two non-empty arrays with the same number of rows")
+    return float((np.linalg.norm(_unit(a) - _unit(b), axis=1) ** alpha).mean())
+
+
+def uniformity(x: np.ndarray, t: float = 2.0) -> float:
+    """log of the mean Gaussian potential exp(−t‖x_i − x_j‖²) over distinct pairs."""
+    u = _unit(x)
+    if len(u) < 2:
+        raise ValueError("uniformity needs at least two embeddings")
+    sq = np.clip(2.0 - 2.0 * (u @ u.T), 0.0, None)
+    iu = np.triu_indices(len(u), k=1)
+    return float(np.log(np.exp(-t * sq[iu]).mean()))
+
+
+def isotropy(x: np.ndarray) -> float:
+    """Mu & Viswanath's I(W) = min Z(c) / max Z(c) over the eigenvectors c of XᵀX (1 = isotropic)."""
+    x = np.asarray(x, dtype=np.float64)
+    _, vecs = np.linalg.eigh(x.T @ x)
+    z = np.exp(np.clip(x @ vecs, -50, 50)).sum(0)
+    return float(z.min() / z.max())
+
+
+def mean_cosine(x: np.ndarray) -> float:
+    """Average cosine similarity between distinct embeddings (anisotropy: high = a narrow cone)."""
+    u = _unit(x)
+    n = len(u)
+    s = u @ u.T
+    return float((s.sum() - np.trace(s)) / (n * (n - 1)))
+
+
+def geometry(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+    """All geometry numbers for positive pairs (a_i, b_i)."""
+    both = np.concatenate([a, b])
+    return {"alignment": alignment(a, b), "uniformity": uniformity(both), "isotropy": isotropy(both),
+            "mean_cosine": mean_cosine(both)}
+
+
+def layer_id_curve(encoder, texts, representation: str = "last", estimator: str = "mle") -> tuple[float, ...]:
+    """TwoNN intrinsic dimension of the states entering each decoder layer of ``encoder`` over ``texts``."""
+    return id_curve(encoder.layer_states(list(dict.fromkeys(texts)), representation), estimator)

@@ -1,0 +1,41 @@
+"""Embedding-geometry measures on cases with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kvembed.analysis import alignment, geometry, isotropy, layer_id_curve, mean_cosine, uniformity
+
+
+def test_alignment_is_zero_for_identical_pairs_and_four_for_opposite():
+    x = np.random.default_rng(0).normal(size=(50, 8))
+    assert alignment(x, 3 * x) == pytest.approx(0.0, abs=1e-12)
+    assert alignment(x, -x) == pytest.approx(4.0)
+
+
+def test_uniformity_prefers_spread_points():
+    rng = np.random.default_rng(0)
+    spread = rng.normal(size=(400, 16))
+    cone = spread * 0.05 + np.ones(16)
+    assert uniformity(spread) < uniformity(cone)
+    assert uniformity(np.ones((5, 3))) == pytest.approx(0.0)  # all identical: potential 1, log 0
+
+
+def test_isotropy_and_mean_cosine_detect_a_narrow_cone():
+    rng = np.random.default_rng(1)
+    iso = rng.normal(size=(2000, 8))
+    cone = rng.normal(size=(2000, 8)) * 0.1 + np.array([3.0] + [0.0] * 7)
+    assert isotropy(iso) > 0.5 > isotropy(cone)
+    assert abs(mean_cosine(iso)) < 0.02 and mean_cosine(cone) > 0.9
+    assert set(geometry(iso[:100], iso[100:200])) == {"alignment", "uniformity", "isotropy", "mean_cosine"}
+
+
+def test_layer_id_curve_has_one_value_per_layer(tiny_backbones, sentences):
+    from kvembed import Encoder
+    from kvembed.data.stsb import unique_sentences
+    from kvembed.methods import get_method
+
+    enc = Encoder(tiny_backbones("llama"), get_method("prompteol"))
+    curve = layer_id_curve(enc, unique_sentences("train", 120))
+    assert len(curve) == 6 and all(np.isfinite(curve[1:]))
