@@ -37,7 +37,7 @@ def test_the_runner_encodes_with_two_workers(tmp_path):
     for workers in (1, 2):
         with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
             cfg = compose(config_name="config",
-                          overrides=[*base, f"+workers={workers}", f"results_dir={tmp_path}/w{workers}"])
+                          overrides=[*base, f"workers={workers}", f"results_dir={tmp_path}/w{workers}"])
         df = run(cfg)
         assert (df["workers"] == workers).all()
         scores[workers] = df.set_index("metric")["value"].sort_index()
