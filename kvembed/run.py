@@ -155,7 +155,8 @@ def run(cfg: Any, resolved_config: dict[str, Any] | None = None) -> pd.DataFrame
             results.write_table(df, results.task_path(folder, name))
             tracker.log_task(name, df)
             main = df.loc[df["is_main"], "value"].mean()
-            log.info("%s: main score %.4f (%.1f s, %.0f tokens/s)", name, main, wall, meta["tokens_per_s"])
+            log.info("%s: main score %.4f (%.1f s, %.0f tokens/s%s)", name, main, wall, meta["tokens_per_s"],
+                     f", cache hit rate {meta['cache_hit_rate']:.2f}, size {meta['cache_size']}" if encoder.cache else "")
             frames.append(df)
     finally:
         tracker.finish()
