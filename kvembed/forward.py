@@ -3,7 +3,7 @@ bidirectional ablations) and Token Prepending. Returns final hidden states (or e
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -146,7 +146,7 @@ def _call(model, batch: Batch, state: RoutingState | None, output_hidden_states:
 def run(model, batch: Batch, *, routing: Routing | None = None, layers: Sequence[int] = (),
         tp_layers: range | None = None, output_hidden_states: bool = False):
     """Forward one batch; returns the model output (``last_hidden_state``, optionally ``hidden_states``)."""
-    with torch.inference_mode(), (token_prepending(model, batch, tp_layers) if tp_layers else _null()):
+    with torch.inference_mode(), (token_prepending(model, batch, tp_layers) if tp_layers else nullcontext()):
         if routing is None or not layers:
             return _call(model, batch, None, output_hidden_states)
         common = dict(layers=frozenset(layers), last_index=batch.last_index, bias=float(routing.bias),
@@ -163,7 +163,3 @@ def run(model, batch: Batch, *, routing: Routing | None = None, layers: Sequence
                          output_hidden_states)
         return _call(model, batch, RoutingState("reroute", **common), output_hidden_states)
 
-
-@contextmanager
-def _null() -> Iterator[None]:
-    yield

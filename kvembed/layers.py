@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -195,10 +195,6 @@ def select_auto(spec: LayerSpec, num_layers: int, states_fn: Callable[[str], np.
         payload = {"key": key_parts, "id_curve": list(curve)}
         atomic_write_bytes(path, json.dumps(payload, indent=1, default=str).encode())
     return LayerChoice(window_at_minimum(curve, spec), spec, curve)
-
-
-def spec_dict(spec: LayerSpec) -> dict[str, Any]:
-    return asdict(spec)
 
 
 __all__ = ["LayerSpec", "LayerChoice", "parse_layers", "resolve_static", "select_auto", "window_at_minimum",

@@ -106,7 +106,7 @@ def run(cfg: Any, resolved_config: dict[str, Any] | None = None) -> pd.DataFrame
         encoder.use_cache(cache_dir("embeddings"), run_cfg.cache)
     info = encoder.describe()
     run_id = uuid.uuid4().hex[:12]
-    tracker = Tracker(vars(run_cfg.logger) | {}, resolved_config or {}, name=f"{info['backbone']}/{info['method']}-{key}",
+    tracker = Tracker(vars(run_cfg.logger), resolved_config or {}, name=f"{info['backbone']}/{info['method']}-{key}",
                       group=run_cfg.experiment)
     model = MTEBEncoder(encoder, batch_size=run_cfg.batch_size, use_instructions=run_cfg.use_instructions)
     from .tasks.offline import PROXY_TASKS
