@@ -144,9 +144,6 @@ class Encoder:
     def tokenize(self, texts: Sequence[str], role: str = "document") -> list[Encoded]:
         """Token ids of each text inside this method's template (truncated inside the text)."""
         encoded = self._prompt_tokenizer(role).encode(texts)
-        for i, e in enumerate(encoded):
-            if not e.ids:
-                raise ValueError(f"texts[{i}] is empty and prompt=None adds no tokens: nothing to encode")
         n_trunc = sum(e.truncated for e in encoded)
         if n_trunc:
             log.info("%d of %d texts truncated to max_length=%d (inside the text)", n_trunc, len(texts),

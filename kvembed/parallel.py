@@ -143,9 +143,6 @@ class ParallelEncoder:
         start = time.perf_counter()
         pt = prompt_tokenizer_for(self.tokenizer, self.spec.prompt, prompt_type, self.max_length)
         encoded = pt.encode(texts)
-        for i, e in enumerate(encoded):
-            if not e.ids:
-                raise ValueError(f"texts[{i}] is empty and prompt=None adds no tokens: nothing to encode")
         plan = length_sorted_batches(encoded, batch_size)
         self._job += 1
         for idx in plan:

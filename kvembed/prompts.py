@@ -147,6 +147,8 @@ class PromptTokenizer:
                 else:
                     ids.extend(self.literal_ids.get(i, []))
             ids.extend(self.suffix)
+            if not ids:
+                raise ValueError(f"texts[{n}] is empty and prompt=None adds no tokens: nothing to encode")
             out.append(Encoded(tuple(ids), span, pst, truncated))
         return out
 

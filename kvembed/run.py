@@ -53,8 +53,7 @@ def encoder_options(run: RunConfig) -> dict[str, Any]:
 def result_key(run: RunConfig) -> dict[str, Any]:
     """Everything that changes the scores (not batch size, device or logging)."""
     opts = encoder_options(run)
-    for k in ("device",):
-        opts.pop(k, None)
+    opts.pop("device")
     return {"backbone": run.backbone.name, **opts, "use_instructions": run.use_instructions,
             "limit": run.benchmark.limit, "offline_data": run.benchmark.offline_data,
             "data_dir": run.benchmark.data_dir}
