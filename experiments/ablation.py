@@ -11,8 +11,9 @@ Stages (``kvembed.ablation.STAGES``: named experiments from configs/experiment, 
   the baselines on the same pairs, prompt × pooling. ~45 runs, ~1 h on 2 CPU cores.
 * ``gemma``: the components and the layer windows on Gemma-3-270M (optional backbone; skipped with
   a message when its package is not installed).
-* ``confirm``: the paper's kvembed, no re-routing and kvembed_tuned on the full offline benchmark
-  (full STS-B test split + proxies).
+* ``confirm``: follow-ups the screen suggested (the bias sweep at the early window), then the paper's
+  kvembed, no re-routing and kvembed_tuned on the full offline benchmark (full STS-B test split +
+  proxies), also scored on the 779 test pairs the screen never saw.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ both configurations), and a one-line conclusion per question computed from those
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -31,7 +31,7 @@ class Question:
     experiment: str
     overrides: tuple[str, ...] = ()
     stage: str = "screen"
-    vary: tuple[str, ...] = field(default=())  # columns that name a variant (default: the swept keys)
+    holdout: bool = False  # also score STSBenchmark on the test pairs the screening sample left out
 
 
 QUESTIONS: list[Question] = [
@@ -47,8 +47,10 @@ QUESTIONS: list[Question] = [
     Question("gemma_components", "Gemma-3-270M: components", "ablate_components", (SCREEN, GEMMA), "gemma"),
     Question("gemma_window", "Gemma-3-270M: window position (⌊0.1·18⌋ = 1 layer)", "layer_sweep",
              (SCREEN, GEMMA, "layers.start=range(0,18,3)"), "gemma"),
+    Question("bias_window", "Prefix logit bias at the early window (layers [0.1, 0.2) of depth)", "bias_sweep_window",
+             (SCREEN,), "confirm"),
     Question("confirm", "Confirmation on the full offline benchmark (full STS-B test split + proxies)",
-             "ablation_confirm", (), "confirm"),
+             "ablation_confirm", (), "confirm", holdout=True),
 ]
 
 STAGES: dict[str, list[tuple[str, list[str]]]] = {}
@@ -82,17 +84,37 @@ def question_table(q: Question, results_dir: Path) -> pd.DataFrame:
     rows = []
     for _, r in scores.iterrows():
         row = {"variant": r["label"], "task": r["task_name"], "layers": r["layers"], "score": r["main_score"]}
-        if isinstance(r["items"], str):
+        if not isinstance(r["items"], str):
+            rows.append(row)
+            continue
+        refs = {name: _reference(fixed, method, results_dir, r["task_name"])
+                for name, method in (("vs_kvembed", "kvembed"), ("vs_no_reroute", "kvembed_no_reroute"))}
+        subsets = [(r["task_name"], None)]
+        if q.holdout and r["task_name"] == "STSBenchmark":
+            subsets.append((f"STSBenchmark, {{n}} pairs not in the screening sample", _unscreened))
+        for task, select in subsets:
             items = _items(r["items"])
-            _, lo, hi = bootstrap_ci(items, N_BOOT)
-            row.update(ci_low=lo, ci_high=hi, n_items=len(items))
-            for name, method in (("vs_kvembed", "kvembed"), ("vs_no_reroute", "kvembed_no_reroute")):
-                ref = _reference(fixed, method, results_dir, r["task_name"])
+            keep = select(len(items)) if select else slice(None)
+            items = items.iloc[keep].reset_index(drop=True)
+            score, lo, hi = bootstrap_ci(items, N_BOOT)
+            out = dict(row, task=task.format(n=len(items)), score=score, ci_low=lo, ci_high=hi, n_items=len(items))
+            for name, ref in refs.items():
                 if ref is not None and isinstance(ref["items"], str):
-                    d, dlo, dhi = paired_difference_ci(items, _items(ref["items"]), N_BOOT)
-                    row.update({name: d, f"{name}_low": dlo, f"{name}_high": dhi})
-        rows.append(row)
+                    base = _items(ref["items"]).iloc[keep].reset_index(drop=True)
+                    d, dlo, dhi = paired_difference_ci(items, base, N_BOOT)
+                    out.update({name: d, f"{name}_low": dlo, f"{name}_high": dhi})
+            rows.append(out)
     return pd.DataFrame(rows)
+
+
+def _unscreened(n: int) -> list[int]:
+    """Positions of the STS-B test pairs that ``benchmark=offline_screen`` did not evaluate."""
+    from .tasks.offline import sample_indices
+    from .study import experiment_jobs
+
+    limit = experiment_jobs(None, [SCREEN])[0].config.benchmark.limit
+    screened = set(sample_indices(n, limit))
+    return [i for i in range(n) if i not in screened]
 
 
 def _markdown(table: pd.DataFrame) -> str:
@@ -122,12 +144,16 @@ def _verdict(d: float, lo: float, hi: float) -> str:
 
 def conclusion(q: Question, table: pd.DataFrame) -> str:
     """One plain sentence per question, computed from the table."""
-    sts = table[table["task"] == "STSBenchmark"] if len(table) else table
-    if sts.empty or "vs_no_reroute" not in sts:
+    if table.empty or "vs_no_reroute" not in table:
+        return "Not run yet."
+    held_out = table["task"].str.startswith("STSBenchmark, ")
+    sts = table[held_out] if held_out.any() else table[table["task"] == "STSBenchmark"]
+    if sts.empty:
         return "Not run yet."
     best = sts.loc[sts["score"].idxmax()]
     worst = sts.loc[sts["score"].idxmin()]
-    parts = [f"best: {best['variant']} ({100 * best['score']:.2f}), worst: {worst['variant']} "
+    where = f"on {sts['task'].iloc[0]}: " if held_out.any() else ""
+    parts = [f"{where}best: {best['variant']} ({100 * best['score']:.2f}), worst: {worst['variant']} "
              f"({100 * worst['score']:.2f})"]
     if pd.notna(best.get("vs_no_reroute")):
         parts.append(f"best vs the same prompt without re-routing: "

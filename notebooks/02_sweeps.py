@@ -20,6 +20,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import pandas as pd
 
 from kvembed import figure_data
 
@@ -58,18 +59,24 @@ fig.tight_layout()
 fig.savefig(FIGURES / "b_layer_sweep.png", dpi=120)
 
 # %%
-bias = figure_data.require(figure_data.question("bias", RESULTS), "run `make ablation`")
-bias = bias[bias["task"] == "STSBenchmark"].copy()
-bias["bias"] = bias["variant"].str.removeprefix("bias=").astype(float)
-bias = bias.sort_values("bias")
-fig, ax = plt.subplots(figsize=(6, 4))
-ax.errorbar(bias["bias"], 100 * bias["score"], yerr=figure_data.yerr(bias), marker="o", capsize=3,
-            label="kvembed (layers=auto)")
-baseline(ax, bias)
-ax.set_xlabel("prefix logit bias b")
+curves = {"auto layers (27–29 on SmolLM2)": figure_data.question("bias", RESULTS),
+          "early window ([0.1, 0.2) of depth)": figure_data.question("bias_window", RESULTS)}
+curves = {k: v[v["task"] == "STSBenchmark"] for k, v in curves.items() if not v.empty}
+figure_data.require(pd.concat(curves.values()) if curves else pd.DataFrame(), "run `make ablation`")
+fig, (ax, dx) = plt.subplots(1, 2, figsize=(12, 4))
+for label, t in curves.items():
+    t = t.assign(bias=t["variant"].str.removeprefix("bias=").astype(float)).sort_values("bias")
+    ax.errorbar(t["bias"], 100 * t["score"], yerr=figure_data.yerr(t), marker="o", capsize=3, label=label)
+    dx.errorbar(t["bias"], 100 * t["vs_no_reroute"], marker="o", capsize=3, label=label,
+                yerr=[100 * (t["vs_no_reroute"] - t["vs_no_reroute_low"]), 100 * (t["vs_no_reroute_high"] - t["vs_no_reroute"])])
+baseline(ax, next(iter(curves.values())))
+dx.axhline(0, color="grey", ls="--")
 ax.set_ylabel("STSBenchmark Spearman ×100")
-ax.set_title("Bias on the re-routed prefix (SmolLM2-135M)")
-ax.grid(alpha=0.3)
-ax.legend(fontsize=8)
+dx.set_ylabel("Δ vs no re-routing (paired 95% CI)")
+for a in (ax, dx):
+    a.set_xlabel("prefix logit bias b")
+    a.grid(alpha=0.3)
+    a.legend(fontsize=8)
+fig.suptitle("Bias on the re-routed prefix (SmolLM2-135M)")
 fig.tight_layout()
 fig.savefig(FIGURES / "c_bias_sweep.png", dpi=120)

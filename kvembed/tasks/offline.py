@@ -45,13 +45,17 @@ _COMMON: dict[str, Any] = {
 }
 
 
+def sample_indices(n: int, limit: int | None, seed: int = 0) -> list[int]:
+    """Positions of the deterministic ``limit``-item sample of ``n`` items (all of them without a limit)."""
+    if limit is None or limit >= n:
+        return list(range(n))
+    return sorted(random.Random(seed).sample(range(n), limit))
+
+
 def _head(items: list, limit: int | None, seed: int = 0) -> list:
     """All items, or a deterministic random sample of ``limit`` of them in their original order
     (the files are grouped by source, so a plain head would hold a single source)."""
-    if limit is None or limit >= len(items):
-        return items
-    keep = sorted(random.Random(seed).sample(range(len(items)), limit))
-    return [items[i] for i in keep]
+    return [items[i] for i in sample_indices(len(items), limit, seed)]
 
 
 def _mteb_expected_stats(task_name: str, task_type: str) -> dict:
