@@ -117,10 +117,26 @@ def _unscreened(n: int) -> list[int]:
     return [i for i in range(n) if i not in screened]
 
 
+def _layers(value: str) -> str:
+    """'[3, 4, 5]' -> '3–5' (runs of consecutive layers collapsed), '[]' -> 'none'."""
+    try:
+        layers = [int(x) for x in str(value).strip("[]() ").split(",") if x.strip()]
+    except ValueError:
+        return str(value)
+    if not layers:
+        return "none"
+    runs, start = [], layers[0]
+    for prev, cur in zip(layers, layers[1:] + [None]):
+        if cur != prev + 1 if cur is not None else True:
+            runs.append(f"{start}–{prev}" if prev > start else f"{start}")
+            start = cur
+    return ", ".join(runs)
+
+
 def _markdown(table: pd.DataFrame) -> str:
     out = []
     for _, r in table.iterrows():
-        line = {"variant": r["variant"], "task": r["task"], "layers": r["layers"]}
+        line = {"variant": r["variant"], "task": r["task"], "layers": _layers(r["layers"])}
         if "ci_low" in r and pd.notna(r.get("ci_low")):
             line["score ×100 [95% CI]"] = _fmt(r["score"], r["ci_low"], r["ci_high"])
         else:
@@ -179,8 +195,8 @@ def auto_gap(results_dir: Path) -> pd.DataFrame:
         if not (isinstance(v["items"], str) and isinstance(best["items"], str)):
             continue
         d, lo, hi = paired_difference_ci(_items(best["items"]), _items(v["items"]), N_BOOT)
-        rows.append({"auto variant": v["label"], "chosen layers": v["layers"], "score ×100": round(100 * v["main_score"], 2),
-                     "best swept window": best["layers"], "best ×100": round(100 * best["main_score"], 2),
+        rows.append({"auto variant": v["label"], "chosen layers": _layers(v["layers"]), "score ×100": round(100 * v["main_score"], 2),
+                     "best swept window": _layers(best["layers"]), "best ×100": round(100 * best["main_score"], 2),
                      "gap (best − variant) [95% CI]": _fmt(d, lo, hi, signed=True)})
     return pd.DataFrame(rows)
 
