@@ -141,7 +141,7 @@ def _markdown(table: pd.DataFrame) -> str:
             line["score ×100 [95% CI]"] = _fmt(r["score"], r["ci_low"], r["ci_high"])
         else:
             line["score ×100 [95% CI]"] = f"{100 * r['score']:.2f}"
-        for name, title in (("vs_kvembed", "Δ vs paper kvembed"), ("vs_no_reroute", "Δ vs no re-routing")):
+        for name, title in (("vs_kvembed", "Δ vs kvembed (paper)"), ("vs_no_reroute", "Δ vs kvembed_no_reroute")):
             if name in r and pd.notna(r.get(name)):
                 line[title] = _fmt(r[name], r[f"{name}_low"], r[f"{name}_high"], signed=True)
             else:
@@ -172,7 +172,7 @@ def conclusion(q: Question, table: pd.DataFrame) -> str:
     parts = [f"{where}best: {best['variant']} ({100 * best['score']:.2f}), worst: {worst['variant']} "
              f"({100 * worst['score']:.2f})"]
     if pd.notna(best.get("vs_no_reroute")):
-        parts.append(f"best vs the same prompt without re-routing: "
+        parts.append(f"best vs kvembed_no_reroute (the paper's prompt and pooling, no re-routing): "
                      f"{_verdict(best['vs_no_reroute'], best['vs_no_reroute_low'], best['vs_no_reroute_high'])}")
     if "vs_kvembed" in sts and pd.notna(best.get("vs_kvembed")) and best["vs_kvembed"] != 0:
         parts.append(f"best vs the paper's kvembed: "
@@ -208,8 +208,11 @@ def render(results_dir: Path | str = "results") -> Path:
              "Regenerate: `make ablation` (runs what is missing, skips finished runs, re-renders this file).\n",
              "Scores are Spearman ×100 for STSBenchmark (mteb's task, cosine) and nDCG@10 ×100 for retrieval; "
              "intervals are 95% percentile bootstraps over the evaluation pairs/queries "
-             f"({N_BOOT} resamples); Δ columns are *paired* bootstraps (both configurations scored on the same "
-             "resampled pairs), so a Δ interval that excludes 0 is a real difference on this data. "
+             f"({N_BOOT} resamples). Δ columns are *paired* bootstraps (both configurations scored on the same "
+             "resampled pairs), so a Δ interval that excludes 0 is a real difference on this data: "
+             "`Δ vs kvembed (paper)` against `method=kvembed` with every paper default, `Δ vs kvembed_no_reroute` "
+             "against the same compression prompt and mean+last pooling without re-routing, both on the same "
+             "backbone and benchmark. "
              "Screening stages use `benchmark=offline_screen` (a fixed sample of 600 STS-B test pairs, "
              "2 CPU cores' worth); the confirmation stage uses the full offline benchmark.\n"]
     every = []
