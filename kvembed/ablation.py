@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .item_scores import bootstrap_ci, paired_difference_ci
-from .study import experiment_scores, is_sweep
+from .study import experiment_jobs, experiment_scores, is_sweep
 
 SCREEN = "benchmark=offline_screen"
 GEMMA = "backbone=gemma3-270m"
@@ -32,6 +32,7 @@ class Question:
     overrides: tuple[str, ...] = ()
     stage: str = "screen"
     holdout: bool = False  # also score STSBenchmark on the test pairs the screening sample left out
+    refs: tuple[str, ...] = ("kvembed", "kvembed_no_reroute")  # methods every variant is compared with (paired)
 
 
 QUESTIONS: list[Question] = [
@@ -49,13 +50,20 @@ QUESTIONS: list[Question] = [
              (SCREEN, GEMMA, "layers.start=range(0,18,3)"), "gemma"),
     Question("bias_window", "Prefix logit bias at the early window (layers [0.1, 0.2) of depth)", "bias_sweep_window",
              (SCREEN,), "confirm"),
+    Question("tuned_screen", "kvembed_tuned against the paper's kvembed and PromptEOL on the screening pairs",
+             "ablation_confirm", (SCREEN,), "confirm", refs=("kvembed", "prompteol")),
     Question("confirm", "Confirmation on the full offline benchmark (full STS-B test split + proxies)",
-             "ablation_confirm", (), "confirm", holdout=True),
+             "ablation_confirm", (), "confirm", holdout=True, refs=("kvembed", "prompteol")),
 ]
 
 STAGES: dict[str, list[tuple[str, list[str]]]] = {}
 for _q in QUESTIONS:
     STAGES.setdefault(_q.stage, []).append((_q.experiment, list(_q.overrides)))
+
+
+def ref_column(method: str) -> str:
+    """The table column holding the paired difference against ``method``."""
+    return {"kvembed": "vs_kvembed", "kvembed_no_reroute": "vs_no_reroute"}.get(method, f"vs_{method}")
 
 
 @lru_cache(maxsize=None)
@@ -87,8 +95,7 @@ def question_table(q: Question, results_dir: Path) -> pd.DataFrame:
         if not isinstance(r["items"], str):
             rows.append(row)
             continue
-        refs = {name: _reference(fixed, method, results_dir, r["task_name"])
-                for name, method in (("vs_kvembed", "kvembed"), ("vs_no_reroute", "kvembed_no_reroute"))}
+        refs = {ref_column(m): _reference(fixed, m, results_dir, r["task_name"]) for m in q.refs}
         subsets = [(r["task_name"], None)]
         if q.holdout and r["task_name"] == "STSBenchmark":
             subsets.append((f"STSBenchmark, {{n}} pairs not in the screening sample", _unscreened))
@@ -133,7 +140,7 @@ def _layers(value: str) -> str:
     return ", ".join(runs)
 
 
-def _markdown(table: pd.DataFrame) -> str:
+def _markdown(table: pd.DataFrame, refs: tuple[str, ...]) -> str:
     out = []
     for _, r in table.iterrows():
         line = {"variant": r["variant"], "task": r["task"], "layers": _layers(r["layers"])}
@@ -141,7 +148,8 @@ def _markdown(table: pd.DataFrame) -> str:
             line["score ×100 [95% CI]"] = _fmt(r["score"], r["ci_low"], r["ci_high"])
         else:
             line["score ×100 [95% CI]"] = f"{100 * r['score']:.2f}"
-        for name, title in (("vs_kvembed", "Δ vs kvembed (paper)"), ("vs_no_reroute", "Δ vs kvembed_no_reroute")):
+        for method in refs:
+            name, title = ref_column(method), f"Δ vs {method}" + (" (paper)" if method == "kvembed" else "")
             if name in r and pd.notna(r.get(name)):
                 line[title] = _fmt(r[name], r[f"{name}_low"], r[f"{name}_high"], signed=True)
             else:
@@ -160,7 +168,7 @@ def _verdict(d: float, lo: float, hi: float) -> str:
 
 def conclusion(q: Question, table: pd.DataFrame) -> str:
     """One plain sentence per question, computed from the table."""
-    if table.empty or "vs_no_reroute" not in table:
+    if table.empty or "score" not in table:
         return "Not run yet."
     held_out = table["task"].str.startswith("STSBenchmark, ")
     sts = table[held_out] if held_out.any() else table[table["task"] == "STSBenchmark"]
@@ -171,12 +179,13 @@ def conclusion(q: Question, table: pd.DataFrame) -> str:
     where = f"on {sts['task'].iloc[0]}: " if held_out.any() else ""
     parts = [f"{where}best: {best['variant']} ({100 * best['score']:.2f}), worst: {worst['variant']} "
              f"({100 * worst['score']:.2f})"]
-    if pd.notna(best.get("vs_no_reroute")):
-        parts.append(f"best vs kvembed_no_reroute (the paper's prompt and pooling, no re-routing): "
-                     f"{_verdict(best['vs_no_reroute'], best['vs_no_reroute_low'], best['vs_no_reroute_high'])}")
-    if "vs_kvembed" in sts and pd.notna(best.get("vs_kvembed")) and best["vs_kvembed"] != 0:
-        parts.append(f"best vs the paper's kvembed: "
-                     f"{_verdict(best['vs_kvembed'], best['vs_kvembed_low'], best['vs_kvembed_high'])}")
+    described = {"kvembed_no_reroute": "kvembed_no_reroute (the paper's prompt and pooling, no re-routing)",
+                 "kvembed": "the paper's kvembed"}
+    for method in q.refs:
+        col = ref_column(method)
+        if col in sts and pd.notna(best.get(col)) and best[col] != 0:
+            parts.append(f"best vs {described.get(method, method)}: "
+                         f"{_verdict(best[col], best[f'{col}_low'], best[f'{col}_high'])}")
     return "; ".join(parts) + "."
 
 
@@ -218,12 +227,14 @@ def render(results_dir: Path | str = "results") -> Path:
     every = []
     for q in QUESTIONS:
         table = question_table(q, results_dir)
+        n_jobs = len(experiment_jobs(q.experiment, q.overrides, results_dir))
+        n_done = table["variant"].nunique() if not table.empty else 0
         parts.append(f"\n## {q.title}\n\n`experiment={q.experiment}` " +
-                     " ".join(f"`{o}`" for o in q.overrides) + "\n")
+                     " ".join(f"`{o}`" for o in q.overrides) + f" — {n_done} of {n_jobs} jobs run\n")
         if table.empty:
             parts.append("\nNot run yet.\n")
             continue
-        parts.append("\n" + _markdown(table) + "\n")
+        parts.append("\n" + _markdown(table, q.refs) + "\n")
         parts.append(f"\n**Conclusion.** {conclusion(q, table)}\n")
         if q.key == "auto":
             gap = auto_gap(results_dir)
