@@ -89,13 +89,15 @@ def question_table(q: Question, results_dir: Path) -> pd.DataFrame:
     if scores.empty:
         return scores
     fixed = tuple(o for o in q.overrides if not is_sweep(o))
+    references = {(m, task): _reference(fixed, m, results_dir, task)
+                  for m in q.refs for task in scores["task_name"].unique()}
     rows = []
     for _, r in scores.iterrows():
         row = {"variant": r["label"], "task": r["task_name"], "layers": r["layers"], "score": r["main_score"]}
         if not isinstance(r["items"], str):
             rows.append(row)
             continue
-        refs = {ref_column(m): _reference(fixed, m, results_dir, r["task_name"]) for m in q.refs}
+        refs = {ref_column(m): references[(m, r["task_name"])] for m in q.refs}
         subsets = [(r["task_name"], None)]
         if q.holdout and r["task_name"] == "STSBenchmark":
             subsets.append((f"STSBenchmark, {{n}} pairs not in the screening sample", _unscreened))
