@@ -42,10 +42,10 @@ class MTEBEncoder(AbsEncoder):
 
     def lookup(self, role: str, texts: list[str]) -> np.ndarray:
         """Recorded embeddings of ``texts`` as given to mteb (before any instruction prefix)."""
-        missing = [t for t in texts if (role, t) not in self.recorded]
+        missing = [t for t in texts if (role, t.strip()) not in self.recorded]
         if missing:
             raise KeyError(f"{len(missing)} {role} texts were not encoded in this task, e.g. {missing[0][:60]!r}")
-        return np.stack([self.recorded[(role, t)] for t in texts])
+        return np.stack([self.recorded[(role, t.strip())] for t in texts])
 
     def encode(self, inputs, *, task_metadata, hf_split: str, hf_subset: str,
                prompt_type: PromptType | None = None, **kwargs: Any) -> np.ndarray:
@@ -62,5 +62,6 @@ class MTEBEncoder(AbsEncoder):
         vectors = self.model.encode(texts, prompt_type=role, batch_size=self.batch_size,
                                     show_progress_bar=len(texts) > 8 * self.batch_size)
         if self.recorded is not None:
-            self.recorded.update(((role, t), v) for t, v in zip(raw, vectors))
+            # keyed by the stripped text: mteb strips retrieval corpora before encoding them
+            self.recorded.update(((role, t.strip()), v) for t, v in zip(raw, vectors))
         return vectors

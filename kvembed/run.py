@@ -152,7 +152,11 @@ def run(cfg: Any, resolved_config: dict[str, Any] | None = None) -> pd.DataFrame
                 "cache_size": encoder.cache.size() if encoder.cache else 0,
             }
             rows = results.flatten_scores(task_result)
-            items = item_scores.task_items(task, model.lookup) if model.recorded is not None else None
+            try:
+                items = item_scores.task_items(task, model.lookup) if model.recorded is not None else None
+            except KeyError as err:  # the task's score stands; only its per-item scores are missing
+                log.warning("%s: no per-item scores (%s)", name, err)
+                items = None
             if items is not None and task.metadata.type == "STS":  # embedding geometry for the figures
                 split = task.metadata.eval_splits[0]
                 rows += [{"split": split, "subset": "default", "metric": f"geometry_{k}", "value": v, "is_main": False}

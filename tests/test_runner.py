@@ -217,3 +217,18 @@ def test_study_finds_the_runner_results_by_configuration_and_reports_paired_inte
     # the reference "paper kvembed" of this question is the run itself: a paired difference of exactly 0
     assert (sts["vs_kvembed"], sts["vs_kvembed_low"], sts["vs_kvembed_high"]) == (0.0, 0.0, 0.0)
     assert pd.isna(table.loc["STSBGenreClassification.proxy"].get("ci_low"))
+
+
+def test_recorded_embeddings_are_found_whether_or_not_mteb_stripped_the_text(tiny_backbones):
+    """mteb strips retrieval corpora before encoding; per-item scores look the raw corpus text up."""
+    from kvembed import Encoder
+    from kvembed.methods import get_method
+    from kvembed.mteb_model import MTEBEncoder
+
+    model = MTEBEncoder(Encoder(tiny_backbones("llama"), get_method("mean")))
+    model.record()
+    stripped = model.encode([{"text": ["Take a look at this:"]}], task_metadata=None, hf_split="test",
+                            hf_subset="default", prompt_type=None)
+    assert (model.lookup("document", ["Take a look at this: "]) == stripped).all()
+    with pytest.raises(KeyError, match="not encoded"):
+        model.lookup("document", ["never encoded"])
