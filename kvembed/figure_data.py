@@ -59,10 +59,8 @@ def id_curves(results_dir: Path | str = "results") -> pd.DataFrame:
     One row per (backbone, auto variant, layer): ``id`` = TwoNN ID of the states entering the layer,
     ``selected`` = whether the variant re-routes that layer. Variants come from the layer-strategy
     experiment (SmolLM2) and the paper default on every backbone of the study."""
-    sources = [("auto", QUESTIONS["auto"]), ("components", QUESTIONS["components"]),
-               ("gemma", QUESTIONS["gemma_components"])]
     rows, seen = [], set()
-    for _, q in sources:
+    for q in (QUESTIONS["auto"], QUESTIONS["components"], QUESTIONS["gemma_components"]):
         scores = experiment_scores(q.experiment, q.overrides, results_dir)
         for _, r in scores.iterrows():
             curve = _parse(r["id_curve"])
