@@ -96,9 +96,14 @@ def flatten_scores(task_result) -> list[dict[str, Any]]:
     return rows
 
 
+def task_files(root: Path | str) -> list[Path]:
+    """Every task result file under ``root`` (per-item score files excluded)."""
+    return sorted(f for f in Path(root).rglob("*.parquet") if not f.name.endswith(ITEMS_SUFFIX))
+
+
 def load_results(results_dir: Path | str = "results") -> pd.DataFrame:
     """Every run's rows, concatenated (empty frame when there are none)."""
-    files = sorted(f for f in (Path(results_dir) / "runs").rglob("*.parquet") if not f.name.endswith(ITEMS_SUFFIX))
+    files = task_files(Path(results_dir) / "runs")
     if not files:
         return pd.DataFrame()
     return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)

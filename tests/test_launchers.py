@@ -7,6 +7,8 @@ import sys
 
 import pandas as pd
 
+from kvembed import results
+
 ARGS = ["backbone=tiny-llama", "benchmark=offline_smoke", "benchmark.limit=16", "benchmark.tasks=[STSBenchmark]",
         "layers=explicit", "layers.layers=[2,3]", "logger=none", "bias=0,2"]
 
@@ -17,7 +19,7 @@ def sweep(tmp_path, launcher: str) -> pd.DataFrame:
            f"results_dir={out}", f"hydra.sweep.dir={out}/multirun"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    frame = pd.concat(pd.read_parquet(f) for f in (out / "runs").rglob("*.parquet"))
+    frame = pd.concat(pd.read_parquet(f) for f in results.task_files(out / "runs"))
     return frame[frame["is_main"]].set_index("bias")["value"].sort_index()
 
 

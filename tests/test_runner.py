@@ -35,7 +35,7 @@ def first_run(tmp_path_factory):
 
 def test_one_parquet_file_per_task_in_long_format(first_run):
     out, df = first_run
-    files = sorted(f for f in (out / "runs").rglob("*.parquet") if not f.name.endswith(results.ITEMS_SUFFIX))
+    files = results.task_files(out / "runs")
     assert sorted(f.stem for f in files) == sorted(TASKS)
     one = pd.read_parquet(files[0])
     required = {"run_id", "timestamp", "git_commit", "versions", "backbone", "revision", "dtype", "method",
@@ -71,7 +71,7 @@ def test_per_item_scores_are_written_and_reproduce_the_main_score(first_run):
 
 def test_rerun_skips_finished_tasks_and_force_reruns(first_run):
     out, _ = first_run
-    files = sorted((out / "runs").rglob("*.parquet"))
+    files = results.task_files(out / "runs")
     mtimes = [f.stat().st_mtime_ns for f in files]
     assert run(cfg(out)).empty
     assert [f.stat().st_mtime_ns for f in files] == mtimes
@@ -116,15 +116,15 @@ def test_killed_run_loses_nothing_and_repeats_nothing(tmp_path):
     proc = subprocess.Popen(_cli(tmp_path), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.time() + 240
-    while time.time() < deadline and not list(tmp_path.rglob("*.parquet")):
+    while time.time() < deadline and not results.task_files(tmp_path):
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    done = {f.stem: f.stat().st_mtime_ns for f in tmp_path.rglob("*.parquet")}
+    done = {f.stem: f.stat().st_mtime_ns for f in results.task_files(tmp_path)}
     assert 1 <= len(done) < len(TASKS), done
     assert not [p for p in tmp_path.rglob(".*") if p.is_file()], "a temporary file was left behind"
     subprocess.run(_cli(tmp_path), env=env, check=True, capture_output=True)
-    after = {f.stem: f.stat().st_mtime_ns for f in tmp_path.rglob("*.parquet")}
+    after = {f.stem: f.stat().st_mtime_ns for f in results.task_files(tmp_path)}
     assert set(after) == set(TASKS)
     assert all(after[k] == v for k, v in done.items()), "a finished task was recomputed"
 
@@ -133,11 +133,11 @@ def test_multirun_sweep_writes_one_file_per_task_per_job(tmp_path):
     proc = subprocess.run(_cli(tmp_path, "bias=0,2", "benchmark.tasks=[STSBenchmark,STSBRetrieval.proxy]",
                                f"hydra.sweep.dir={tmp_path}/multirun", multirun=True), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    folders = sorted({f.parent for f in (tmp_path / "runs").rglob("*.parquet")})
+    folders = sorted({f.parent for f in results.task_files(tmp_path / "runs")})
     assert len(folders) == 2
     for folder in folders:
-        assert sorted(f.stem for f in folder.glob("*.parquet")) == ["STSBRetrieval.proxy", "STSBenchmark"]
-    biases = sorted(pd.concat(pd.read_parquet(f) for f in (tmp_path / "runs").rglob("*.parquet"))["bias"].unique())
+        assert [f.stem for f in results.task_files(folder)] == ["STSBRetrieval.proxy", "STSBenchmark"]
+    biases = sorted(pd.concat(pd.read_parquet(f) for f in results.task_files(tmp_path / "runs"))["bias"].unique())
     assert biases == [0.0, 2.0]
 
 
