@@ -232,3 +232,17 @@ def test_recorded_embeddings_are_found_whether_or_not_mteb_stripped_the_text(tin
     assert (model.lookup("document", ["Take a look at this: "]) == stripped).all()
     with pytest.raises(KeyError, match="not encoded"):
         model.lookup("document", ["never encoded"])
+
+
+def test_table1_takes_a_method_default_run_that_another_experiment_ran_first():
+    from kvembed.study import experiment_jobs
+
+    default = experiment_jobs(None, ["benchmark=offline_smoke", "backbone=tiny-llama", "method=mean"])[0]
+    key = default.folder.name.rsplit("-", 1)[1]
+    row = dict(benchmark="offline_smoke", backbone="tiny-llama", task_name="STSBenchmark", task_type="STS",
+               is_proxy=False, is_main=True)
+    df = pd.DataFrame([dict(row, experiment="table1_smoke", method="kvembed", config_hash="a", value=0.5),
+                       dict(row, experiment="ablate_components", method="mean", config_hash=key, value=0.4),
+                       dict(row, experiment="bias_sweep", method="mean", config_hash="variant", value=0.9)])
+    scores = tables.table1_scores(df, "offline_smoke")
+    assert sorted(zip(scores["method"], scores["config_hash"])) == [("kvembed", "a"), ("mean", key)]
