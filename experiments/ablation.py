@@ -7,13 +7,14 @@
 Stages (``kvembed.ablation.STAGES``: named experiments from configs/experiment, run as Hydra multiruns):
 
 * ``screen``: SmolLM2-135M on ``benchmark=offline_screen`` (STSBenchmark, a fixed sample of 600 test
-  pairs): components, layer windows (every third start), bias, layers=auto variants, prefix RoPE,
-  the baselines on the same pairs, prompt × pooling. ~45 runs, ~1 h on 2 CPU cores.
-* ``gemma``: the components and the layer windows on Gemma-3-270M (optional backbone; skipped with
-  a message when its package is not installed).
-* ``confirm``: follow-ups the screen suggested (the bias sweep at the early window), then the paper's
-  kvembed, no re-routing and kvembed_tuned on the full offline benchmark (full STS-B test split +
-  proxies), also scored on the 779 test pairs the screen never saw.
+  pairs): components, every layer window, bias, layers=auto variants, prefix RoPE, the baselines on the
+  same pairs, prompt × pooling. ~70 runs, ~3 h on 2 CPU cores.
+* ``gemma``: the components and the layer windows (every third start) on Gemma-3-270M (optional
+  backbone; skipped with a message when its package is not installed).
+* ``confirm``: follow-ups the screen suggested (the bias sweep at the early window; kvembed_tuned on the
+  screening pairs), then the paper's kvembed, no re-routing, PromptEOL, kvembed_tuned and the screen's
+  best window on the full offline benchmark (full STS-B test split + proxies), also scored on the 779
+  test pairs the screen never saw.
 """
 
 from __future__ import annotations

@@ -53,7 +53,9 @@ QUESTIONS: list[Question] = [
     Question("tuned_screen", "kvembed_tuned against the paper's kvembed and PromptEOL on the screening pairs",
              "ablation_confirm", (SCREEN,), "confirm", refs=("kvembed", "prompteol")),
     Question("confirm", "Confirmation on the full offline benchmark (full STS-B test split + proxies)",
-             "ablation_confirm", (), "confirm", holdout=True, refs=("kvembed", "prompteol")),
+             "ablation_confirm", (), "confirm", holdout=True, refs=("kvembed", "kvembed_no_reroute", "prompteol")),
+    Question("confirm_window", "Confirmation: the screen's best window (layers 3–5) on the full offline benchmark",
+             "ablation_confirm_window", (), "confirm", holdout=True),
 ]
 
 STAGES: dict[str, list[tuple[str, list[str]]]] = {}

@@ -27,6 +27,15 @@ def folders() -> tuple[Path, Path]:
     return results, figures
 
 
+def save(fig, path: Path, title: str | None = None) -> Path:
+    """Give a matplotlib figure its title, lay it out and write it as a PNG (one look for every figure)."""
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    return path
+
+
 def require(df: pd.DataFrame, hint: str) -> pd.DataFrame:
     """``df``, or stop the notebook with what to run to produce it."""
     if df.empty:

@@ -44,6 +44,5 @@ for ax, backbone in zip(axes[0], backbones):
     ax.set_ylabel("TwoNN intrinsic dimension")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-fig.suptitle("Intrinsic dimension per layer and the window layers=auto selects")
-fig.tight_layout()
-fig.savefig(FIGURES / "a_intrinsic_dimension.png", dpi=120)
+figure_data.save(fig, FIGURES / "a_intrinsic_dimension.png",
+                 title="Intrinsic dimension per layer and the window layers=auto selects")

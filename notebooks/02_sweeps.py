@@ -54,9 +54,7 @@ for col, backbone in enumerate(backbones):
     dx.set_xlabel("first layer of the re-routed window")
     dx.set_ylabel("Δ vs no re-routing (paired 95% CI)")
     dx.grid(alpha=0.3)
-fig.suptitle("Where across depth re-routing helps")
-fig.tight_layout()
-fig.savefig(FIGURES / "b_layer_sweep.png", dpi=120)
+figure_data.save(fig, FIGURES / "b_layer_sweep.png", "Where across depth re-routing helps")
 
 # %%
 curves = {"auto layers (27–29 on SmolLM2)": figure_data.question("bias", RESULTS),
@@ -77,6 +75,4 @@ for a in (ax, dx):
     a.set_xlabel("prefix logit bias b")
     a.grid(alpha=0.3)
     a.legend(fontsize=8)
-fig.suptitle("Bias on the re-routed prefix (SmolLM2-135M)")
-fig.tight_layout()
-fig.savefig(FIGURES / "c_bias_sweep.png", dpi=120)
+figure_data.save(fig, FIGURES / "c_bias_sweep.png", "Bias on the re-routed prefix (SmolLM2-135M)")

@@ -52,9 +52,8 @@ bx.barh(c["name"], 100 * c["score"], xerr=figure_data.yerr(c), capsize=2, color=
 bx.set_xlabel("STSBenchmark Spearman ×100")
 bx.set_title("Components")
 bx.grid(axis="x", alpha=0.3)
-fig.suptitle("Which parts of KV-Embedding carry the score (SmolLM2-135M)")
-fig.tight_layout()
-fig.savefig(FIGURES / "d_prompt_pooling_components.png", dpi=120)
+figure_data.save(fig, FIGURES / "d_prompt_pooling_components.png",
+                 title="Which parts of KV-Embedding carry the score (SmolLM2-135M)")
 
 # %%
 geo = figure_data.require(figure_data.geometry(RESULTS), "run `make ablation`")
@@ -73,6 +72,5 @@ bx.set_xscale("log")
 bx.set_xlabel("isotropy I(W) (log scale; 1 = isotropic)")
 bx.set_title("Isotropy")
 bx.grid(axis="x", alpha=0.3)
-fig.suptitle("Embedding geometry per method (SmolLM2-135M, STS-B pairs)")
-fig.tight_layout()
-fig.savefig(FIGURES / "f_geometry.png", dpi=120)
+figure_data.save(fig, FIGURES / "f_geometry.png",
+                 title="Embedding geometry per method (SmolLM2-135M, STS-B pairs)")

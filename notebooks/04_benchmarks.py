@@ -38,8 +38,7 @@ ax.set_ylabel("mean nDCG@10 ×100 over LoCoV1 tasks")
 ax.set_title("LoCoV1 (offline fixture) vs input length, SmolLM2-135M")
 ax.grid(alpha=0.3)
 ax.legend(fontsize=8)
-fig.tight_layout()
-fig.savefig(FIGURES / "e_locov1_length.png", dpi=120)
+figure_data.save(fig, FIGURES / "e_locov1_length.png")
 
 # %%
 t1 = figure_data.require(figure_data.table1(RESULTS), "run `make reproduce-table1`")
@@ -63,6 +62,4 @@ for ax, (group, g) in zip(axes[0], t1.groupby("group")):
     ax.set_title(group)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
-fig.suptitle("Table 1 (ours; the paper's average where known)")
-fig.tight_layout()
-fig.savefig(FIGURES / "g_table1.png", dpi=120)
+figure_data.save(fig, FIGURES / "g_table1.png", "Table 1 (ours; the paper's average where known)")

@@ -28,3 +28,12 @@ def test_conclusion_says_no_difference_when_the_paired_interval_covers_zero():
     text = conclusion(Question("x", "x", None), table)
     assert "best: a (52.00)" in text and "worst: b (50.00)" in text
     assert "no detectable difference (+0.40 points" in text
+
+
+def test_every_question_expands_into_valid_jobs_with_distinct_result_folders():
+    from kvembed.study import experiment_jobs
+
+    for q in QUESTIONS:
+        jobs = experiment_jobs(q.experiment, q.overrides)
+        assert jobs, q.key
+        assert len({j.folder for j in jobs}) == len(jobs), f"{q.key}: two jobs would share a result folder"
