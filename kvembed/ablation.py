@@ -181,14 +181,18 @@ def conclusion(q: Question, table: pd.DataFrame) -> str:
     best = sts.loc[sts["score"].idxmax()]
     worst = sts.loc[sts["score"].idxmin()]
     where = f"on {sts['task'].iloc[0]}: " if held_out.any() else ""
-    parts = [f"{where}best: {best['variant']} ({100 * best['score']:.2f}), worst: {worst['variant']} "
-             f"({100 * worst['score']:.2f})"]
+    against = "best vs" if len(sts) > 1 else "against"
+    if len(sts) == 1:
+        parts = [f"{where}{best['variant']} scores {100 * best['score']:.2f}"]
+    else:
+        parts = [f"{where}best: {best['variant']} ({100 * best['score']:.2f}), worst: {worst['variant']} "
+                 f"({100 * worst['score']:.2f})"]
     described = {"kvembed_no_reroute": "kvembed_no_reroute (the paper's prompt and pooling, no re-routing)",
                  "kvembed": "the paper's kvembed"}
     for method in q.refs:
         col = ref_column(method)
         if col in sts and pd.notna(best.get(col)) and best[col] != 0:
-            parts.append(f"best vs {described.get(method, method)}: "
+            parts.append(f"{against} {described.get(method, method)}: "
                          f"{_verdict(best[col], best[f'{col}_low'], best[f'{col}_high'])}")
     return "; ".join(parts) + "."
 

@@ -29,6 +29,9 @@ def test_conclusion_says_no_difference_when_the_paired_interval_covers_zero():
     assert "best: a (52.00)" in text and "worst: b (50.00)" in text
     assert "no detectable difference (+0.40 points" in text
 
+    single = conclusion(Question("x", "x", None), table.iloc[:1])
+    assert single.startswith("a scores 52.00;") and "worst" not in single
+
 
 def test_every_question_expands_into_valid_jobs_with_distinct_result_folders():
     from kvembed.study import experiment_jobs
