@@ -127,7 +127,8 @@ def render(results_dir: Path | str = "results") -> Path:
                          "Retrieval/Classification/Clustering here are **offline proxies derived from STS-B text, "
                          "not MTEB scores**, so `Avg.` is not comparable with the paper's MTEB average.\n")
         parts.append("\n" + _md(t) + "\n\nPer task:\n\n" + _md(per_task(df, bench)) + "\n")
-        frames.append(t.assign(benchmark=bench))
+        rows = df[(df["benchmark"] == bench) & df["is_proxy"].astype(bool)]
+        frames.append(t.assign(benchmark=bench, proxy_categories=";".join(sorted(rows["task_type"].unique()))))
     out_md.parent.mkdir(parents=True, exist_ok=True)
     out_md.write_text("".join(parts))
     loco = locov1_table(df) if not df.empty else pd.DataFrame()
