@@ -59,8 +59,25 @@ figure_data.save(fig, FIGURES / "d_prompt_pooling_components.png",
 geo = figure_data.require(figure_data.geometry(RESULTS), "run `make ablation`")
 fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.5))
 points = ax.scatter(geo["uniformity"], geo["alignment"], c=100 * geo["main_score"], cmap="viridis", s=60)
-for _, r in geo.iterrows():
-    ax.annotate(r["method"], (r["uniformity"], r["alignment"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+# Similar methods land on top of each other: move a label up until it clears the ones already placed
+# (positions in axes fractions; a 7-pt label is ~10 pt high and ~4.3 pt wide per character).
+ax.margins(x=0.12, y=0.12)
+axes_w = ax.get_position().width * fig.get_figwidth() * 72
+axes_h = ax.get_position().height * fig.get_figheight() * 72
+char_w, line_h = 4.3 / axes_w, 10 / axes_h
+lo_x, hi_x = ax.get_xlim()
+lo_y, hi_y = ax.get_ylim()
+boxes: list[tuple[float, float, float, float]] = []
+for _, r in geo.sort_values("alignment").iterrows():
+    x, y = (r["uniformity"] - lo_x) / (hi_x - lo_x), (r["alignment"] - lo_y) / (hi_y - lo_y)
+    width, right_half = char_w * len(r["method"]), x > 0.5
+    x0 = x - 0.02 - width if right_half else x + 0.02
+    ty = y + 0.01
+    while any(x0 < bx1 and x0 + width > bx0 and ty < by1 and ty + line_h > by0 for bx0, bx1, by0, by1 in boxes):
+        ty += line_h
+    boxes.append((x0, x0 + width, ty, ty + line_h))
+    ax.annotate(r["method"], (r["uniformity"], r["alignment"]), xytext=(x0, ty), textcoords="axes fraction",
+                fontsize=7, arrowprops=dict(arrowstyle="-", lw=0.4, color="grey") if ty - y > 0.04 else None)
 fig.colorbar(points, ax=ax, label="STSBenchmark Spearman ×100")
 ax.set_xlabel("uniformity (lower = more uniform)")
 ax.set_ylabel("alignment of positive pairs (lower = closer)")
