@@ -181,10 +181,10 @@ def conclusion(q: Question, table: pd.DataFrame) -> str:
     best = sts.loc[sts["score"].idxmax()]
     worst = sts.loc[sts["score"].idxmin()]
     where = f"on {sts['task'].iloc[0]}: " if held_out.any() else ""
-    against = "best vs" if len(sts) > 1 else "against"
     if len(sts) == 1:
-        parts = [f"{where}{best['variant']} scores {100 * best['score']:.2f}"]
+        against, parts = "against", [f"{where}{best['variant']} scores {100 * best['score']:.2f}"]
     else:
+        against = "best vs"
         parts = [f"{where}best: {best['variant']} ({100 * best['score']:.2f}), worst: {worst['variant']} "
                  f"({100 * worst['score']:.2f})"]
     described = {"kvembed_no_reroute": "kvembed_no_reroute (the paper's prompt and pooling, no re-routing)",

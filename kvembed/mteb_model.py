@@ -42,10 +42,11 @@ class MTEBEncoder(AbsEncoder):
 
     def lookup(self, role: str, texts: list[str]) -> np.ndarray:
         """Recorded embeddings of ``texts`` as given to mteb (before any instruction prefix)."""
-        missing = [t for t in texts if (role, t.strip()) not in self.recorded]
+        keys = [(role, t.strip()) for t in texts]
+        missing = [k[1] for k in keys if k not in self.recorded]
         if missing:
             raise KeyError(f"{len(missing)} {role} texts were not encoded in this task, e.g. {missing[0][:60]!r}")
-        return np.stack([self.recorded[(role, t.strip())] for t in texts])
+        return np.stack([self.recorded[k] for k in keys])
 
     def encode(self, inputs, *, task_metadata, hf_split: str, hf_subset: str,
                prompt_type: PromptType | None = None, **kwargs: Any) -> np.ndarray:

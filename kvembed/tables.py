@@ -31,10 +31,13 @@ def main_scores(df: pd.DataFrame) -> pd.DataFrame:
 def _default_hash(benchmark: str, backbone: str, method: str) -> str | None:
     """The config hash of ``method``'s default configuration on this backbone and benchmark (None when
     the names do not compose, e.g. results from a benchmark config that no longer exists)."""
+    from .results import config_hash
+    from .run import result_key
     from .study import experiment_jobs
 
     try:
-        return experiment_jobs(None, [f"benchmark={benchmark}", f"backbone={backbone}", f"method={method}"])[0].folder.name.rsplit("-", 1)[1]
+        job = experiment_jobs(None, [f"benchmark={benchmark}", f"backbone={backbone}", f"method={method}"])[0]
+        return config_hash(result_key(job.config))
     except Exception:  # noqa: BLE001 - a table must render from whatever is on disk
         return None
 

@@ -228,22 +228,16 @@ def extras(args, backbone, encoders, auto) -> str:
 def auto_cost(backbone, max_length: int) -> tuple[float, float]:
     """Seconds to build a layers=auto encoder with an empty layer cache (the ID estimate) and with it filled."""
     import tempfile
+    from unittest import mock
 
     def build() -> float:
         start = time.perf_counter()
         Encoder.from_pretrained(backbone, method="kvembed", max_length=max_length)
         return time.perf_counter() - start
 
-    saved = os.environ.get("KVEMBED_CACHE")
-    with tempfile.TemporaryDirectory() as empty:
-        os.environ["KVEMBED_CACHE"] = empty  # only the layer cache is read here: the backbone is already loaded
-        try:
-            return build(), build()
-        finally:
-            if saved is None:
-                os.environ.pop("KVEMBED_CACHE")
-            else:
-                os.environ["KVEMBED_CACHE"] = saved
+    # only the layer cache is read here: the backbone is already loaded
+    with tempfile.TemporaryDirectory() as empty, mock.patch.dict(os.environ, {"KVEMBED_CACHE": empty}):
+        return build(), build()
 
 
 def sentence_transformers_line(backbone, texts, plain: Encoder, t_ours: float) -> str:
