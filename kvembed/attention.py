@@ -17,9 +17,9 @@ Two implementations of the re-routed attention:
 
 * ``flat`` (default): no O(S²) float mask. The bias rides on an extra channel (q gets a constant 1,
   the prefix key gets b/s, other keys 0), so the prefix is an ordinary key for SDPA. Where the stock
-  mask is pure causal for every real query (no padding, or right padding without an active sliding
-  window) a dummy first query lets SDPA's ``is_causal`` place the prefix at key 0 without any mask;
-  otherwise the stock boolean mask gains one always-visible column (built once per forward).
+  mask is pure causal for every real query (checked on the mask itself, once per forward) a dummy first
+  query lets SDPA's ``is_causal`` place the prefix at key 0 without any mask; otherwise the stock
+  boolean mask gains one always-visible column (built once per forward).
 * ``masked``: the readable reference — concatenate the prefix and build the float mask (bias in
   column 0, -inf where masked).
 """
@@ -43,7 +43,8 @@ class RoutingState:
 
     mode: ``reroute`` (the method), ``capture`` (pass 1 of the two-pass ablation: record the prefix,
     attend normally), ``inject`` (pass 2: use the recorded prefix), ``bidirectional`` (ablation:
-    selected layers drop the causal mask, keeping only padding).
+    selected layers drop causality but keep padding and, on sliding-window layers, the window, made
+    symmetric: |i - j| < W).
     """
 
     mode: Mode
@@ -51,12 +52,12 @@ class RoutingState:
     last_index: torch.Tensor  # (B,) index of each row's final real token
     bias: float = 1.0
     impl: Literal["flat", "masked"] = "flat"
-    right_padded: bool = True  # padding only after the real tokens (or none)
-    padding_mask: torch.Tensor | None = None  # (B, S) bool, True on real tokens; for bidirectional
+    padding_mask: torch.Tensor | None = None  # (B, S) bool, True on real tokens
     prefix_rotation: tuple[torch.Tensor, torch.Tensor] | None = None  # (cos, sin), each (B, D)
     captured: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
     visited: set[int] = field(default_factory=set)
     _mask_cache: dict[int, torch.Tensor] = field(default_factory=dict)
+    _causal_cache: dict[int, bool] = field(default_factory=dict)
 
 
 def register() -> None:
@@ -81,9 +82,30 @@ def last_token_kv(key: torch.Tensor, value: torch.Tensor, last_index: torch.Tens
     return key[rows, :, idx], value[rows, :, idx]
 
 
-def _window_active(module, kwargs: dict, seq_len: int) -> bool:
+def _window(module, kwargs: dict) -> int | None:
     window = kwargs.get("sliding_window") or getattr(module, "sliding_window", None)
-    return window is not None and seq_len > int(window) - 1
+    return None if window is None else int(window)
+
+
+def is_pure_causal(mask: torch.Tensor | None, real: torch.Tensor | None) -> bool:
+    """Does every real query see exactly the keys j <= i? Read from the stock mask itself, so padding,
+    a sliding window or a bidirectional configuration all send the re-routing to the masked path."""
+    if mask is None:
+        return True
+    S = mask.shape[-1]
+    causal = torch.ones(S, S, dtype=torch.bool, device=mask.device).tril()
+    if real is None:
+        return bool((mask == causal).all())
+    return bool(((mask == causal) | ~real.to(mask.device)[:, None, :, None]).all())
+
+
+def bidirectional_mask(real: torch.Tensor, window: int | None) -> torch.Tensor:
+    """(B, 1, S, S) bool: every real key, within a symmetric window where the layer has one."""
+    keep = real[:, None, None, :]
+    if window is None:
+        return keep
+    idx = torch.arange(real.shape[1], device=real.device)
+    return keep & ((idx[:, None] - idx[None, :]).abs() < window)[None, None]
 
 
 def _gqa_kwargs(query: torch.Tensor, key: torch.Tensor, has_mask: bool) -> dict:
@@ -155,10 +177,9 @@ def kvembed_attention(module, query, key, value, attention_mask, dropout: float 
     state.visited.add(layer)
     if scaling is None:
         scaling = query.shape[-1] ** -0.5
-    S = query.shape[2]
 
     if state.mode == "bidirectional":
-        keep = state.padding_mask[:, None, None, :].to(query.device)
+        keep = bidirectional_mask(state.padding_mask.to(query.device), _window(module, kwargs))
         out = _sdpa(query, key, value, attn_mask=keep, scale=scaling)
         return out.transpose(1, 2).contiguous(), None
 
@@ -176,6 +197,9 @@ def kvembed_attention(module, query, key, value, attention_mask, dropout: float 
     if state.impl == "masked":
         out = reroute_masked(query, key, value, k_n, v_n, attention_mask, state.bias, scaling)
     else:
-        causal_only = attention_mask is None or (state.right_padded and not _window_active(module, kwargs, S))
+        key_ = id(attention_mask)
+        if key_ not in state._causal_cache:
+            state._causal_cache[key_] = is_pure_causal(attention_mask, state.padding_mask)
+        causal_only = state._causal_cache[key_]
         out = reroute_flat(query, key, value, k_n, v_n, attention_mask, state.bias, scaling, causal_only, state)
     return out.transpose(1, 2).contiguous(), None

@@ -22,8 +22,9 @@ from .backbones import Backbone, load_backbone
 from .layers import LayerChoice, parse_layers, resolve_static, select_auto
 from .methods import PROMPTS, MethodSpec, get_method
 from .pooling import check_pooling, pool
-from .prompts import (ROLES, Encoded, Prompt, PromptTokenizer, length_sorted_batches,
-                      prompt_tokenizer_for)
+from .inputs import MethodInputs
+from .methods.base import LayerSetting
+from .prompts import ROLES, Encoded, Prompt, length_sorted_batches
 
 from .embed_cache import attach, cached_encode
 
@@ -85,10 +86,8 @@ class Encoder:
         self.padding_side = padding_side
         self.normalize = normalize
         self.sort_by_length = True  # False = arrival order (only to measure what sorting buys)
-        for role in ROLES:  # fail on a bad template or max_length now, not mid-run
-            self._prompt_tokenizer(role)
-        self.tp_layers = (method.token_prepending.layer_range(backbone.num_layers)
-                          if method.token_prepending else None)
+        self.inputs = MethodInputs(backbone.tokenizer, method, self.max_length)  # fails now on a bad template
+        self._plan_baselines()
         self.layer_choice = self._choose_layers()
         self.stats: dict[str, float] = {"texts": 0, "tokens": 0, "seconds": 0.0, "oom_halvings": 0}
         self.cache = None  # see use_cache()
@@ -135,15 +134,26 @@ class Encoder:
             spec = replace(spec, pooling=check_pooling(pooling))
         return replace(spec, prompt=_resolve_prompt(spec, prompt))
 
-    def _prompt_tokenizer(self, role: str) -> PromptTokenizer:
-        cache = self.__dict__.setdefault("_prompt_tokenizers", {})
-        if role not in cache:
-            cache[role] = prompt_tokenizer_for(self.backbone.tokenizer, self.method.prompt, role, self.max_length)
-        return cache[role]
+    def _plan_baselines(self) -> None:
+        """Token Prepending / Contrastive Prompting settings for this backbone, and the output layer."""
+        b, m = self.backbone, self.method
+        self.tp: forward.TokenPrependingPlan | None = None
+        self.cp: forward.ContrastivePlan | None = None
+        self.baseline_setting: LayerSetting | None = None
+        if m.token_prepending is not None:
+            self.baseline_setting = m.token_prepending.settings(b.source, b.name, b.num_layers)
+            v = self.baseline_setting.values
+            g = torch.Generator().manual_seed(m.token_prepending.seed)
+            self.tp = forward.TokenPrependingPlan(range(v["start"], v["stop"]), torch.randn(self.dim, generator=g))
+        if m.contrastive is not None:
+            self.baseline_setting = m.contrastive.settings(b.source, b.name, b.num_layers)
+            v = self.baseline_setting.values
+            self.cp = forward.ContrastivePlan(int(v["layer"]), float(v["coeff"]))
+        self.output_layer: int | None = self.baseline_setting.values["output_layer"] if self.baseline_setting else None
 
     def tokenize(self, texts: Sequence[str], role: str = "document") -> list[Encoded]:
         """Token ids of each text inside this method's template (truncated inside the text)."""
-        encoded = self._prompt_tokenizer(role).encode(texts)
+        encoded = self.inputs.encode(texts, role)
         n_trunc = sum(e.truncated for e in encoded)
         if n_trunc:
             log.info("%d of %d texts truncated to max_length=%d (inside the text)", n_trunc, len(texts),
@@ -193,7 +203,12 @@ class Encoder:
             "id_curve": list(self.layer_choice.id_curve) if self.layer_choice and self.layer_choice.id_curve else None,
             "bias": float(r.bias) if r else None, "prefix_position": r.prefix_position if r else None,
             "routing_impl": r.impl if r else None,
-            "tp_layers": [self.tp_layers.start, self.tp_layers.stop] if self.tp_layers else None,
+            "tp_layers": [self.tp.layers.start, self.tp.layers.stop] if self.tp else None,
+            "cp_layer": self.cp.layer if self.cp else None, "cp_coeff": self.cp.coeff if self.cp else None,
+            "output_layer": self.output_layer,
+            "baseline_settings_source": self.baseline_setting.source if self.baseline_setting else None,
+            "tokenization": self.method.tokenization, "preprocess": self.method.preprocess,
+            "mean_with_specials": self.method.mean_with_specials,
             "max_length": self.max_length, "padding_side": self.padding_side,
         }
 
@@ -236,9 +251,11 @@ class Encoder:
     def _embed_batch(self, batch: forward.Batch) -> np.ndarray:
         """Embed one batch; on CUDA out-of-memory, split it in halves and retry (logged, counted)."""
         try:
-            hidden = forward.run(self.backbone.model, batch, routing=self.method.routing, layers=self.layers,
-                                 tp_layers=self.tp_layers).last_hidden_state
-            emb = pool(hidden, batch.real, batch.text_mask, batch.last_index, self.method.pooling, self.normalize)
+            out = forward.run(self.backbone.model, batch, routing=self.method.routing, layers=self.layers,
+                              tp=self.tp, cp=self.cp, output_hidden_states=self.output_layer is not None)
+            hidden = forward.states_at(out, self.output_layer)
+            counted = batch.real if self.method.mean_with_specials else batch.content
+            emb = pool(hidden, counted, batch.text_mask, batch.last_index, self.method.pooling, self.normalize)
             return emb.cpu().numpy()
         except torch.OutOfMemoryError:
             n = batch.input_ids.shape[0]
@@ -261,7 +278,7 @@ class Encoder:
         L = self.backbone.num_layers
         out = np.zeros((L, len(texts), self.dim), dtype=np.float32)
         for idx, batch in self._batches(texts, role, batch_size, "layer states", None):
-            states = forward.run(self.backbone.model, batch, tp_layers=self.tp_layers,
+            states = forward.run(self.backbone.model, batch, tp=self.tp, cp=self.cp,
                                  output_hidden_states=True).hidden_states
             for layer in range(L):
                 h = states[layer].float()

@@ -1,9 +1,9 @@
 """One batch through the backbone, with the method's mechanics: re-routing (single pass, two-pass or
-bidirectional ablations) and Token Prepending. Returns final hidden states (or every layer's)."""
+bidirectional ablations), Token Prepending and Contrastive Prompting. Returns the model output."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -24,15 +24,20 @@ class Batch:
     last_index: torch.Tensor  # (B,) final real token of each row
     text_mask: torch.Tensor  # (B, S) bool, the (last copy of the) text; all real tokens if the text is empty
     pst_index: torch.Tensor | None  # (B,) Token Prepending placeholder
-    right_padded: bool
+    content_mask: torch.Tensor | None = None  # (B, S) bool, real tokens after the leading specials (BOS)
+    negative: "Batch | None" = None  # Contrastive Prompting's contrast prompts, same rows
 
     @property
     def real(self) -> torch.Tensor:
         return self.attention_mask.bool()
 
     @property
+    def content(self) -> torch.Tensor:
+        return self.real if self.content_mask is None else self.content_mask
+
+    @property
     def num_tokens(self) -> int:
-        return int(self.attention_mask.sum())
+        return int(self.attention_mask.sum()) + (self.negative.num_tokens if self.negative is not None else 0)
 
 
 def make_batch(items: Sequence[Encoded], pad_id: int, padding_side: str = "right",
@@ -44,6 +49,7 @@ def make_batch(items: Sequence[Encoded], pad_id: int, padding_side: str = "right
     ids = torch.full((B, S), pad_id, dtype=torch.long)
     mask = torch.zeros((B, S), dtype=torch.long)
     text = torch.zeros((B, S), dtype=torch.bool)
+    content = torch.zeros((B, S), dtype=torch.bool)
     last = torch.empty(B, dtype=torch.long)
     pst = torch.zeros(B, dtype=torch.long)
     for b, e in enumerate(items):
@@ -51,6 +57,7 @@ def make_batch(items: Sequence[Encoded], pad_id: int, padding_side: str = "right
         off = 0 if padding_side == "right" else S - n
         ids[b, off:off + n] = torch.tensor(e.ids, dtype=torch.long)
         mask[b, off:off + n] = 1
+        content[b, off + min(e.content_start, n - 1):off + n] = True
         a, z = e.text_span
         if z > a:
             text[b, off + a:off + z] = True
@@ -59,23 +66,47 @@ def make_batch(items: Sequence[Encoded], pad_id: int, padding_side: str = "right
         last[b] = off + n - 1
         if e.pst_index is not None:
             pst[b] = off + e.pst_index
+            # <PST> is not in the model's vocabulary: any id will do, its input embedding is replaced
+            ids[b, off + e.pst_index] = pad_id
     positions = (mask.cumsum(1) - 1).clamp_min(0)
     has_pst = items[0].pst_index is not None
+    negative = None
+    if items[0].negative is not None:
+        negative = make_batch([e.negative for e in items], pad_id, padding_side, device)
     to = lambda t: t.to(device)  # noqa: E731
     return Batch(to(ids), to(mask), to(positions), to(last), to(text), to(pst) if has_pst else None,
-                 right_padded=padding_side == "right")
+                 content_mask=to(content), negative=negative)
 
 
 def split_batch(batch: Batch) -> tuple[Batch, Batch]:
     """Two halves of a batch (rows), e.g. to retry after running out of memory."""
     h = batch.input_ids.shape[0] // 2
 
-    def part(sl: slice) -> Batch:
-        return Batch(batch.input_ids[sl], batch.attention_mask[sl], batch.position_ids[sl], batch.last_index[sl],
-                     batch.text_mask[sl], None if batch.pst_index is None else batch.pst_index[sl],
-                     batch.right_padded)
+    def part(b: Batch | None, sl: slice) -> Batch | None:
+        if b is None:
+            return None
+        rows = lambda t: None if t is None else t[sl]  # noqa: E731
+        return Batch(b.input_ids[sl], b.attention_mask[sl], b.position_ids[sl], b.last_index[sl],
+                     b.text_mask[sl], rows(b.pst_index), rows(b.content_mask),
+                     part(b.negative, sl))
 
-    return part(slice(0, h)), part(slice(h, None))
+    return part(batch, slice(0, h)), part(batch, slice(h, None))
+
+
+@dataclass(frozen=True)
+class TokenPrependingPlan:
+    """Token Prepending for one encoder: the layers that see the replacement and <PST>'s input embedding."""
+
+    layers: range
+    placeholder: torch.Tensor  # (H,)
+
+
+@dataclass(frozen=True)
+class ContrastivePlan:
+    """Contrastive Prompting for one encoder: the steered layer and coefficient."""
+
+    layer: int
+    coeff: float
 
 
 def decoder_layers(model) -> torch.nn.ModuleList:
@@ -92,13 +123,30 @@ def decoder_layers(model) -> torch.nn.ModuleList:
 
 
 @contextmanager
-def token_prepending(model, batch: Batch, layers: range) -> Iterator[None]:
-    """Before each layer in ``layers``, overwrite the placeholder's state with the last token's."""
+def _hooks(*handles) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def token_prepending(model, batch: Batch, plan: TokenPrependingPlan):
+    """<PST>'s input embedding set to the plan's row; before each layer in ``plan.layers`` its state
+    overwritten with the last token's (a context manager)."""
     if batch.pst_index is None:
         raise ValueError("Token prepending needs a template with a {pst} placeholder")
     rows = torch.arange(batch.input_ids.shape[0], device=batch.input_ids.device)
+    embed = model.get_input_embeddings()
+    # Gemma-style embeddings scale their rows in forward; the new row is scaled like the others.
+    scale = getattr(embed, "embed_scale", 1.0)
 
-    def hook(module, args, kwargs):
+    def set_placeholder(module, args, output):
+        output = output.clone()
+        output[rows, batch.pst_index] = (plan.placeholder.to(output.device, torch.float32) * scale).to(output.dtype)
+        return output
+
+    def replace(module, args, kwargs):
         hidden = args[0] if args else kwargs["hidden_states"]
         hidden = hidden.clone()
         hidden[rows, batch.pst_index] = hidden[rows, batch.last_index]
@@ -107,12 +155,45 @@ def token_prepending(model, batch: Batch, layers: range) -> Iterator[None]:
         return args, dict(kwargs, hidden_states=hidden)
 
     blocks = decoder_layers(model)
-    handles = [blocks[i].register_forward_pre_hook(hook, with_kwargs=True) for i in layers]
-    try:
-        yield
-    finally:
-        for h in handles:
-            h.remove()
+    return _hooks(embed.register_forward_hook(set_placeholder),
+                  *(blocks[i].register_forward_pre_hook(replace, with_kwargs=True) for i in plan.layers))
+
+
+class _StopForward(Exception):
+    """Raised by a capture hook once the activation it needs is recorded: the rest of the pass is waste."""
+
+
+def o_proj_input_at_last(model, batch: Batch, layer: int) -> torch.Tensor:
+    """(B, H·D) input of ``o_proj`` at ``layer`` for each row's final real token (the pass stops there)."""
+    rows = torch.arange(batch.input_ids.shape[0], device=batch.input_ids.device)
+    captured = []
+
+    def capture(module, args):
+        captured.append(args[0][rows, batch.last_index].clone())
+        raise _StopForward
+
+    with _hooks(decoder_layers(model)[layer].self_attn.o_proj.register_forward_pre_hook(capture)):
+        try:
+            _call(model, batch, None, False)
+        except _StopForward:
+            pass
+    return captured[0]
+
+
+def contrastive_steering(model, batch: Batch, plan: ContrastivePlan):
+    """At ``plan.layer`` the last token's ``o_proj`` input A becomes coeff·(A − B), B from the contrast
+    prompts (a context manager)."""
+    if batch.negative is None:
+        raise ValueError("Contrastive Prompting needs the contrast prompts' batch (Batch.negative)")
+    negative = o_proj_input_at_last(model, batch.negative, plan.layer)
+    rows = torch.arange(batch.input_ids.shape[0], device=batch.input_ids.device)
+
+    def steer(module, args):
+        x = args[0].clone()
+        x[rows, batch.last_index] = plan.coeff * (x[rows, batch.last_index] - negative)
+        return (x, *args[1:])
+
+    return _hooks(decoder_layers(model)[plan.layer].self_attn.o_proj.register_forward_pre_hook(steer))
 
 
 def prefix_rotation(model, batch: Batch, position: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -120,7 +201,9 @@ def prefix_rotation(model, batch: Batch, position: int) -> tuple[torch.Tensor, t
     rotary = getattr(model, "rotary_emb", None)
     if rotary is None:
         raise ValueError(f"{type(model).__name__} has no single rotary embedding to re-rotate the prefix with")
-    delta = (position - batch.last_index)[:, None]
+    # The RoPE position of the last token, not its padded index: they differ with left padding.
+    rows = torch.arange(batch.last_index.shape[0], device=batch.last_index.device)
+    delta = (position - batch.position_ids[rows, batch.last_index])[:, None]
     probe = torch.zeros(1, dtype=next(model.parameters()).dtype, device=delta.device)
     try:
         cos, sin = rotary(probe, delta)
@@ -144,17 +227,22 @@ def _call(model, batch: Batch, state: RoutingState | None, output_hidden_states:
 
 
 def run(model, batch: Batch, *, routing: Routing | None = None, layers: Sequence[int] = (),
-        tp_layers: range | None = None, output_hidden_states: bool = False):
+        tp: TokenPrependingPlan | None = None, cp: ContrastivePlan | None = None,
+        output_hidden_states: bool = False):
     """Forward one batch; returns the model output (``last_hidden_state``, optionally ``hidden_states``)."""
-    with torch.inference_mode(), (token_prepending(model, batch, tp_layers) if tp_layers else nullcontext()):
+    with torch.inference_mode(), ExitStack() as stack:
+        if tp is not None:
+            stack.enter_context(token_prepending(model, batch, tp))
+        if cp is not None:
+            stack.enter_context(contrastive_steering(model, batch, cp))
         if routing is None or not layers:
             return _call(model, batch, None, output_hidden_states)
         common = dict(layers=frozenset(layers), last_index=batch.last_index, bias=float(routing.bias),
-                      impl=routing.impl, right_padded=batch.right_padded)
+                      impl=routing.impl, padding_mask=batch.real)
         if routing.prefix_position is not None:
             common["prefix_rotation"] = prefix_rotation(model, batch, int(routing.prefix_position))
         if routing.mode == "bidirectional":
-            return _call(model, batch, RoutingState("bidirectional", padding_mask=batch.real, **common),
+            return _call(model, batch, RoutingState("bidirectional", **common),
                          output_hidden_states)
         if routing.mode == "two_pass":
             first = RoutingState("capture", **common)
@@ -163,3 +251,7 @@ def run(model, batch: Batch, *, routing: Routing | None = None, layers: Sequence
                          output_hidden_states)
         return _call(model, batch, RoutingState("reroute", **common), output_hidden_states)
 
+
+def states_at(output, output_layer: int | None) -> torch.Tensor:
+    """The hidden states an embedding is read from: the final normed ones, or ``hidden_states[k]``."""
+    return output.last_hidden_state if output_layer is None else output.hidden_states[output_layer]

@@ -59,10 +59,12 @@ class MTEBEncoder(AbsEncoder):
             if instruction:
                 prefix = self.instruction_template.format(instruction=instruction)
                 texts = [prefix + t for t in texts]
-        role = "query" if prompt_type == PromptType.query else "document"
+        side = "query" if prompt_type == PromptType.query else "document"
+        # A symmetric task (no prompt type) gets the method's template for both sides (Echo: its query one).
+        role = side if prompt_type is not None else self.model.method.symmetric_role
         vectors = self.model.encode(texts, prompt_type=role, batch_size=self.batch_size,
                                     show_progress_bar=len(texts) > 8 * self.batch_size)
         if self.recorded is not None:
             # keyed by the stripped text: mteb strips retrieval corpora before encoding them
-            self.recorded.update(((role, t.strip()), v) for t, v in zip(raw, vectors))
+            self.recorded.update(((side, t.strip()), v) for t, v in zip(raw, vectors))
         return vectors

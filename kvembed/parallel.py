@@ -53,6 +53,7 @@ class ParallelEncoder:
 
         from .backbones import locate
         from .encoder import Encoder
+        from .inputs import MethodInputs
         from .methods import get_method
 
         if devices is None:
@@ -74,6 +75,7 @@ class ParallelEncoder:
         self.tokenizer = tf.AutoTokenizer.from_pretrained(source, revision=revision)
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.inputs = MethodInputs(self.tokenizer, self.spec, self.max_length)
         cpu_workers = sum(d == "cpu" for d in self.devices)
         threads = max(1, (os.cpu_count() or 1) // max(1, cpu_workers))
         ctx = mp.get_context("spawn")  # fork is unsafe with torch threads and CUDA
@@ -115,8 +117,9 @@ class ParallelEncoder:
         return dict(self.info)
 
     @property
-    def device(self) -> str:
-        return self.devices[0]
+    def method(self):
+        """The configured ``MethodSpec`` (as ``Encoder.method``)."""
+        return self.spec
 
     def use_cache(self, folder: str, mode: str = "readwrite"):
         """As ``Encoder.use_cache``: the parent serves hits, workers only see the misses."""
@@ -138,11 +141,10 @@ class ParallelEncoder:
     def _encode_uncached(self, texts: list[str], prompt_type: str, batch_size: int) -> np.ndarray:
         import time
 
-        from .prompts import length_sorted_batches, prompt_tokenizer_for
+        from .prompts import length_sorted_batches
 
         start = time.perf_counter()
-        pt = prompt_tokenizer_for(self.tokenizer, self.spec.prompt, prompt_type, self.max_length)
-        encoded = pt.encode(texts)
+        encoded = self.inputs.encode(texts, prompt_type)
         plan = length_sorted_batches(encoded, batch_size)
         self._job += 1
         for idx in plan:
@@ -152,7 +154,7 @@ class ParallelEncoder:
             _, job, idx, rows = self._get()
             out[idx] = rows
         self.stats["texts"] += len(texts)
-        self.stats["tokens"] += sum(len(e.ids) for e in encoded)
+        self.stats["tokens"] += sum(len(e.ids) + (len(e.negative.ids) if e.negative else 0) for e in encoded)
         self.stats["seconds"] += time.perf_counter() - start
         return out
 

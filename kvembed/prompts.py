@@ -1,20 +1,48 @@
-"""Prompt templates and suffix-preserving tokenisation.
+"""Prompt templates and their tokenisation, as the reference implementations do it.
 
-A template is a string with ``{text}`` where the input goes (once, or twice for Echo) and optionally
-``{pst}`` where Token Prepending's placeholder token sits. Templates are tokenised piece by piece, so
-that over-long inputs are truncated *inside the text* and the template's suffix — hence the final
-token that KV-Embedding re-routes and last-token pooling reads — always survives.
+A template is a string with ``{text}`` where the input goes (once, or twice for Echo), and optionally
+``{pst}`` (Token Prepending's placeholder token ``<PST>``) and ``{eos}`` (the tokenizer's end-of-sequence
+token). Two tokenisations, because the methods' reference code differs:
+
+* ``whole`` (PromptEOL, PretCoT, KE, Token Prepending, Contrastive Prompting, KV-Embedding): the text is
+  put into the template and the *whole string* is tokenised once, as ``tokenizer(prompt)`` does in every
+  reference implementation, so BPE merges across the template/text boundary (``."``) are the same.
+* ``pieces`` (Echo): each template piece and each copy of the text is tokenised on its own and the ids
+  concatenated, as echo-embeddings' ``EchoParser`` does.
+
+Over-long inputs are truncated *inside the text*: the text is cut at one of its own token boundaries and
+the whole prompt tokenised again, so the template's suffix — hence the final token that KV-Embedding
+re-routes and last-token pooling reads — always survives.
 """
 
 from __future__ import annotations
 
+import copy
+import math
 import re
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
-TEXT, PST = "{text}", "{pst}"
-_PIECES = re.compile(r"(\{text\}|\{pst\})")
+TEXT, PST, EOS = "{text}", "{pst}", "{eos}"
+PLACEHOLDER_TOKEN = "<PST>"  # Token Prepending's placeholder, a token added to the tokenizer
+_SLOTS = re.compile(r"(\{text\}|\{pst\}|\{eos\})")
 ROLES = ("document", "query")
+TOKENIZATIONS = ("whole", "pieces")
+
+
+def prompteol_clean(text: str) -> str:
+    """The sentence clean-up of the PromptEOL family's reference batcher (kongds/scaling_sentemb, and the
+    Token Prepending and Contrastive Prompting code built on it): end with a full stop, turn double
+    quotes into single ones (the template quotes the text), and a final '?' into '.'."""
+    if text and text[-1] not in ".?\"'":
+        text += "."
+    text = text.replace('"', "'")
+    if text and text[-1] == "?":
+        text = text[:-1] + "."
+    return text
+
+
+PREPROCESSORS: dict[str, Callable[[str], str]] = {"prompteol": prompteol_clean}
 
 
 @dataclass(frozen=True)
@@ -43,24 +71,39 @@ def validate_template(template: str) -> None:
     """A clear error for templates kvembed cannot use."""
     if TEXT not in template:
         raise ValueError(f"Prompt template {template!r} has no {TEXT} placeholder")
-    stray = re.sub(r"\{text\}|\{pst\}", "", template)
+    stray = _SLOTS.sub("", template)
     if re.search(r"\{[a-z_]*\}", stray):
-        raise ValueError(f"Prompt template {template!r} has an unknown placeholder; use {TEXT} and {PST}")
+        raise ValueError(f"Prompt template {template!r} has an unknown placeholder; use {TEXT}, {PST} and {EOS}")
 
 
-def _is_slot(piece: str) -> bool:
-    """Is this template piece a slot ({text}, possibly with its leading space, or {pst})?"""
-    return piece == PST or piece.endswith(TEXT)
+def with_placeholder(tokenizer: Any) -> Any:
+    """A copy of ``tokenizer`` that knows ``<PST>`` as one added token (the shared one is left alone)."""
+    tok = copy.deepcopy(tokenizer)
+    tok.add_tokens([PLACEHOLDER_TOKEN])
+    return tok
+
+
+def placeholder_id(tokenizer: Any) -> int | None:
+    """The id of ``<PST>`` in ``tokenizer``, or None when it is not one of its tokens."""
+    ids = tokenizer(PLACEHOLDER_TOKEN, add_special_tokens=False)["input_ids"]
+    return ids[0] if len(ids) == 1 and tokenizer.convert_ids_to_tokens(ids[0]) == PLACEHOLDER_TOKEN else None
 
 
 @dataclass(frozen=True)
 class Encoded:
-    """One tokenised input: ids, the span of the (last copy of the) text, and the placeholder index."""
+    """One tokenised input.
+
+    text_span: tokens of the (last copy of the) text; pst_index: the placeholder's position;
+    content_start: the first token after the tokenizer's leading special tokens (BOS);
+    negative: Contrastive Prompting's contrast prompt around the same text.
+    """
 
     ids: tuple[int, ...]
     text_span: tuple[int, int]
     pst_index: int | None
     truncated: bool
+    content_start: int = 0
+    negative: "Encoded | None" = None
 
 
 def special_tokens_around(tokenizer: Any) -> tuple[list[int], list[int]]:
@@ -77,86 +120,124 @@ def special_tokens_around(tokenizer: Any) -> tuple[list[int], list[int]]:
 class PromptTokenizer:
     """Tokenises texts into a template, truncating inside the text to fit ``max_length`` tokens."""
 
-    def __init__(self, tokenizer: Any, template: str | None, max_length: int,
-                 placeholder_id: int | None = None) -> None:
+    def __init__(self, tokenizer: Any, template: str | None, max_length: int, *, tokenization: str = "whole",
+                 preprocess: str | None = None) -> None:
         if max_length is None or int(max_length) < 1:
             raise ValueError(f"max_length must be a positive integer, got {max_length!r}")
+        if tokenization not in TOKENIZATIONS:
+            raise ValueError(f"Unknown tokenization {tokenization!r}; choose one of {TOKENIZATIONS}")
+        if preprocess is not None and preprocess not in PREPROCESSORS:
+            raise ValueError(f"Unknown text preprocessing {preprocess!r}; choose one of {sorted(PREPROCESSORS)}")
         self.tokenizer = tokenizer
         self.template = template
         self.max_length = int(max_length)
+        self.tokenization = tokenization
+        self.preprocess = PREPROCESSORS[preprocess] if preprocess else None
         self.prefix, suffix = special_tokens_around(tokenizer)
         # With a template the final token must be the template's last token, so no trailing specials.
         self.suffix = suffix if template is None else []
-        self.placeholder_id = placeholder_id
-        self.pieces = self._split(template)
-        self.literal_ids = {i: tokenizer(p, add_special_tokens=False)["input_ids"]
-                            for i, p in enumerate(self.pieces) if not _is_slot(p)}
-        fixed = len(self.prefix) + len(self.suffix) + sum(len(v) for v in self.literal_ids.values())
-        fixed += sum(1 for p in self.pieces if p == PST)
-        self.n_copies = sum(1 for p in self.pieces if p.endswith(TEXT))
-        self.text_budget = (self.max_length - fixed) // self.n_copies
-        if self.text_budget < 1:
+        if template is not None:
+            validate_template(template)
+        self.pieces = [p for p in _SLOTS.split(template if template is not None else TEXT) if p]
+        self.n_copies = self.pieces.count(TEXT)
+        self.pst_id = None
+        if PST in self.pieces:
+            self.pst_id = placeholder_id(tokenizer)
+            if self.pst_id is None:
+                raise ValueError(f"Template {template!r} has {PST} but the tokenizer has no {PLACEHOLDER_TOKEN} "
+                                 "token; pass kvembed.prompts.with_placeholder(tokenizer)")
+        if EOS in self.pieces and tokenizer.eos_token is None:
+            raise ValueError(f"Template {template!r} has {EOS} but the tokenizer has no eos token")
+        self.literal_ids = {p: self._tok(p) for p in self.pieces if p not in (TEXT, PST, EOS)}
+        fixed = len(self.prefix) + len(self.suffix) + len(self._ids_of([""])[0][0])
+        if template is not None and fixed >= self.max_length:
             raise ValueError(f"max_length={self.max_length} leaves no room for the text: the prompt "
                              f"itself takes {fixed} tokens")
-        if PST in self.pieces and placeholder_id is None:
-            raise ValueError(f"Template {template!r} has {PST} but no placeholder token id was given")
+        self.fixed = fixed
 
-    @staticmethod
-    def _split(template: str | None) -> list[str]:
-        if template is None:
-            return [TEXT]
-        validate_template(template)
-        raw = [p for p in _PIECES.split(template)]
-        # Whitespace before {text} belongs to the text ("Context: x" → "Context:" + " x"), which is
-        # how BPE vocabularies with leading-space tokens see it in running text.
-        pieces: list[str] = []
-        for i, p in enumerate(raw):
-            if p == TEXT and pieces and not _is_slot(pieces[-1]):
-                stripped = pieces[-1].rstrip(" ")
-                if stripped != pieces[-1]:
-                    pieces[-1] = stripped
-                    pieces.append(" " + TEXT)
-                    continue
-            pieces.append(p)
-        return [p for p in pieces if p != ""]
+    # ---------------------------------------------------------------- helpers
+    def _tok(self, s: str, offsets: bool = False):
+        out = self.tokenizer(s, add_special_tokens=False, return_offsets_mapping=offsets)
+        return (out["input_ids"], out["offset_mapping"]) if offsets else out["input_ids"]
+
+    def _fill(self, text: str) -> tuple[str, tuple[int, int]]:
+        """The prompt string and the character span of the last copy of the text in it."""
+        parts, pos, span = [], 0, (0, 0)
+        for p in self.pieces:
+            s = {TEXT: text, PST: PLACEHOLDER_TOKEN, EOS: self.tokenizer.eos_token}.get(p, p)
+            if p == TEXT:
+                span = (pos, pos + len(s))
+            parts.append(s)
+            pos += len(s)
+        return "".join(parts), span
+
+    def _ids_of(self, texts: Sequence[str]) -> list[tuple[list[int], tuple[int, int]]]:
+        """Token ids (without the tokenizer's own specials) and the text's token span, per text."""
+        if self.tokenization == "pieces":
+            return [self._pieces(t) for t in texts]
+        filled = [self._fill(t) for t in texts]
+        enc = self.tokenizer([f for f, _ in filled], add_special_tokens=False, return_offsets_mapping=True)
+        return [(list(ids), _token_span(offs, span))
+                for ids, offs, (_, span) in zip(enc["input_ids"], enc["offset_mapping"], filled)]
+
+    def _pieces(self, text: str) -> tuple[list[int], tuple[int, int]]:
+        text_ids = self._tok(text) if text else []
+        ids: list[int] = []
+        span = (0, 0)
+        for p in self.pieces:
+            if p == TEXT:
+                span = (len(ids), len(ids) + len(text_ids))
+                ids.extend(text_ids)
+            elif p == EOS:
+                ids.append(self.tokenizer.eos_token_id)
+            elif p == PST:
+                ids.append(self.pst_id)
+            else:
+                ids.extend(self.literal_ids[p])
+        return ids, span
+
+    def _cut(self, text: str, ids_len: int) -> tuple[list[int], tuple[int, int], str]:
+        """Cut ``text`` at its own token boundaries until the whole prompt fits."""
+        budget = self.max_length - len(self.prefix) - len(self.suffix)
+        text_ids, offsets = self._tok(text, offsets=True)
+        keep = len(text_ids) - math.ceil((ids_len - budget) / self.n_copies)
+        while True:
+            keep = max(keep, 0)
+            cut = text[: offsets[keep - 1][1]] if keep > 0 else ""
+            ((ids, span),) = self._ids_of([cut])
+            if len(ids) <= budget or keep == 0:
+                return ids, span, cut
+            keep -= max(1, math.ceil((len(ids) - budget) / self.n_copies))
 
     def encode(self, texts: Sequence[str]) -> list[Encoded]:
         """Tokenise every text into the template."""
-        text_pieces = {p for p in self.pieces if p.endswith(TEXT)}
-        tokenised = {}
-        for piece in text_pieces:
-            lead = piece[: -len(TEXT)]
-            batch = [lead + t if t else t for t in texts]
-            tokenised[piece] = self.tokenizer(batch, add_special_tokens=False)["input_ids"] if batch else []
+        if self.preprocess is not None:
+            texts = [self.preprocess(t) for t in texts]
+        budget = self.max_length - len(self.prefix) - len(self.suffix)
         out = []
-        for n in range(len(texts)):
-            ids = list(self.prefix)
-            span = (len(ids), len(ids))
-            pst = None
-            truncated = False
-            for i, piece in enumerate(self.pieces):
-                if piece in tokenised:
-                    tid = tokenised[piece][n]
-                    if len(tid) > self.text_budget:
-                        tid, truncated = tid[: self.text_budget], True
-                    span = (len(ids), len(ids) + len(tid))
-                    ids.extend(tid)
-                elif piece == PST:
-                    pst = len(ids)
-                    ids.append(self.placeholder_id)
-                else:
-                    ids.extend(self.literal_ids.get(i, []))
-            ids.extend(self.suffix)
-            if not ids:
+        for n, (ids, span) in enumerate(self._ids_of(texts)):
+            truncated = len(ids) > budget
+            if truncated:
+                ids, span, _ = self._cut(texts[n], len(ids))
+            full = self.prefix + ids + self.suffix
+            if not full:
                 raise ValueError(f"texts[{n}] is empty and prompt=None adds no tokens: nothing to encode")
-            out.append(Encoded(tuple(ids), span, pst, truncated))
+            shift = len(self.prefix)
+            pst = None
+            if self.pst_id is not None:
+                pst = shift + ids.index(self.pst_id)
+            out.append(Encoded(tuple(full), (span[0] + shift, span[1] + shift), pst, truncated, shift))
         return out
 
 
-def prompt_tokenizer_for(tokenizer: Any, prompt: Prompt, role: str, max_length: int) -> PromptTokenizer:
-    """The PromptTokenizer of one role; Token Prepending's placeholder is the pad (or eos) token."""
-    placeholder = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    return PromptTokenizer(tokenizer, prompt.for_role(role), max_length, placeholder)
+def _token_span(offsets: Sequence[tuple[int, int]], chars: tuple[int, int]) -> tuple[int, int]:
+    """Tokens whose characters overlap ``chars`` (a merged boundary token like '."' belongs to both)."""
+    c0, c1 = chars
+    hit = [i for i, (a, z) in enumerate(offsets) if z > a and z > c0 and a < c1]
+    if not hit:
+        start = next((i for i, (a, _) in enumerate(offsets) if a >= c0), len(offsets))
+        return start, start
+    return hit[0], hit[-1] + 1
 
 
 def length_sorted_batches(encoded: Sequence[Encoded], batch_size: int, sort: bool = True) -> list[list[int]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .paths import atomic_dir, cache_dir
 
-TINY_VERSION = "v1"  # bump when configs change, so stale cached folders are not reused
+TINY_VERSION = "v2"  # bump when configs change, so stale cached folders are not reused
 TINY_ARCHS = ("llama", "mistral", "qwen3", "gemma3")
 
 _COMMON = dict(
@@ -40,7 +40,8 @@ def _config(arch: str, vocab_size: int, bos: int, eos: int, pad: int):
         return tf.Qwen3Config(**_COMMON, **ids, use_sliding_window=False)
     if arch == "gemma3":
         return tf.Gemma3TextConfig(
-            **_COMMON, **ids, sliding_window=8, query_pre_attn_scalar=16,
+            # query_pre_attn_scalar != head_dim, so attention's own scaling (not 1/sqrt(head_dim)) is exercised
+            **_COMMON, **ids, sliding_window=8, query_pre_attn_scalar=24,
             layer_types=["sliding_attention", "sliding_attention", "full_attention"] * 2,
         )
     raise ValueError(f"Unknown tiny architecture {arch!r}; choose one of {TINY_ARCHS}")

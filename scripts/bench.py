@@ -41,6 +41,7 @@ METHODS = {  # label -> (method, overrides)
     "prompteol": ("prompteol", {}),
     "echo": ("echo", {}),
     "token_prepending": ("token_prepending", {}),
+    "cp": ("cp", {}),
 }
 
 

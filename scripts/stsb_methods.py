@@ -20,7 +20,7 @@ from kvembed.backbones import load_backbone
 from kvembed.data.stsb import load_stsb
 from kvembed.sts import evaluate_sts
 
-DEFAULT_METHODS = ["mean", "last", "prompteol", "pretcot", "ke", "echo", "token_prepending",
+DEFAULT_METHODS = ["mean", "last", "prompteol", "pretcot", "ke", "echo", "token_prepending", "cp",
                    "kvembed_no_reroute", "kvembed"]
 
 

@@ -67,12 +67,13 @@ def reference_attention(module, query, key, value, attention_mask, dropout=0.0, 
             if selected and ctx.mode == "inject":
                 k_pre, v_pre = ctx.captured[(layer, b, kh)]
             if selected and ctx.prefix_position is not None and ctx.mode in ("reroute", "inject"):
-                k_pre = _rerotate(k_pre, ctx.prefix_position - n, ctx.rope_theta)
+                # token n sits at RoPE position len(real) - 1 (left padding shifts its index, not its position)
+                k_pre = _rerotate(k_pre, ctx.prefix_position - (len(real) - 1), ctx.rope_theta)
             for i in range(S):
                 if i not in real:
                     continue  # padded query rows are never compared
                 if selected and ctx.mode == "bidirectional":
-                    visible = real
+                    visible = [j for j in real if W is None or abs(i - j) < W]
                 else:
                     visible = [j for j in real if j <= i and (W is None or i - j < W)]
                 logits = [float(query[b, h, i].double() @ key[b, kh, j].double()) * scale for j in visible]

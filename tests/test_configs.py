@@ -62,3 +62,14 @@ def test_sweep_values_change_the_result_key():
 def test_bad_values_fail_before_any_model_loads(overrides, message):
     with pytest.raises(ValueError, match=message):
         validate(composed(overrides))
+
+
+def test_method_group_lists_exactly_the_registered_methods():
+    """One registry: every registered method has its YAML, and every YAML names a registered method."""
+    from omegaconf import OmegaConf
+
+    from kvembed.methods import METHOD_NAMES
+
+    files = {p.stem: OmegaConf.load(p).name for p in (Path(CONFIG_DIR) / "method").glob("*.yaml")}
+    assert all(stem == name for stem, name in files.items())
+    assert set(files) == set(METHOD_NAMES)

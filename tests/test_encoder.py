@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from kvembed import Encoder, METHOD_NAMES, forward
-from kvembed.methods.base import TokenPrepending
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +67,8 @@ def test_query_and_document_prompts_differ(llama, sentences):
 
 def test_token_prepending_overwrites_the_placeholder_state(llama, sentences):
     enc = Encoder(llama, _method("token_prepending"))
-    assert enc.tp_layers == range(1, 2)  # ceil(0.22 * 6) = 2
+    assert enc.tp.layers == range(1, 2)  # Llama-2-7B's layers 1-7 of 32, scaled to 6 layers (at least one)
+    assert enc.output_layer == 5  # Llama-2-7B's output layer 27 of 32, scaled
     batch = next(enc._batches(sentences, "document", 8, "", False))[1]
     seen = {}
     norm = forward.decoder_layers(llama.model)[1].input_layernorm  # sees the block's (modified) input
@@ -78,14 +78,25 @@ def test_token_prepending_overwrites_the_placeholder_state(llama, sentences):
 
     handle = norm.register_forward_pre_hook(record)
     try:
-        forward.run(llama.model, batch, tp_layers=enc.tp_layers)
+        forward.run(llama.model, batch, tp=enc.tp)
     finally:
         handle.remove()
     rows = torch.arange(len(sentences))
     h = seen["h"]
     assert torch.equal(h[rows, batch.pst_index], h[rows, batch.last_index])
-    with pytest.raises(ValueError, match="start < stop"):
-        TokenPrepending(start=3, stop=2).layer_range(6)
+
+
+def test_mean_pooling_leaves_out_the_bos_state_unless_asked(llama, sentences):
+    from dataclasses import replace
+
+    spec = _method("mean")
+    enc = Encoder(llama, spec, normalize=False)
+    batch = next(enc._batches(sentences[:1], "document", 8, "", False))[1]
+    h = forward.run(llama.model, batch).last_hidden_state[0]
+    assert batch.input_ids[0, 0] == llama.tokenizer.bos_token_id
+    assert np.allclose(enc.encode(sentences[:1])[0], h[1:].mean(0).numpy(), atol=1e-6)
+    with_bos = Encoder(llama, replace(spec, mean_with_specials=True), normalize=False)
+    assert np.allclose(with_bos.encode(sentences[:1])[0], h.mean(0).numpy(), atol=1e-6)
 
 
 def test_auto_layers_are_chosen_from_the_id_curve_and_recorded(llama, tmp_path, monkeypatch):

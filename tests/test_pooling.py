@@ -18,6 +18,7 @@ LAST = torch.tensor([2])
     ("mean", [4 / 3, 4 / 3]),
     ("mean_last", [(0 + 4 / 3) / 2, (4 + 4 / 3) / 2]),
     ("mean_text", [3.0, 0.0]),
+    ("mean_from_text", [1.5, 2.0]),  # Echo: from the text's first token to the final one
 ])
 def test_pooling_modes(mode, expected):
     got = pool(H, REAL, TEXT, LAST, mode, normalize=False)

@@ -1,13 +1,20 @@
-"""Prompt templates: segment tokenisation, spans, and truncation that keeps the suffix."""
+"""Prompt templates: tokenised as the reference code does (whole string, or Echo's pieces), spans, text
+clean-up, and truncation that keeps the suffix."""
 
 from __future__ import annotations
 
 import pytest
 
+from kvembed.inputs import MethodInputs
+from kvembed.methods import METHODS
 from kvembed.methods.echo import ECHO
 from kvembed.methods.kvembed import COMPRESSION_PROMPT
 from kvembed.methods.token_prepending import TEMPLATE as TP_TEMPLATE
-from kvembed.prompts import Prompt, PromptTokenizer, special_tokens_around
+from kvembed.prompts import (PLACEHOLDER_TOKEN, Prompt, PromptTokenizer, prompteol_clean, special_tokens_around,
+                             with_placeholder)
+
+TEXTS = ["A girl is styling her hair.", "Is it raining?", 'He said "no" twice', "", "  spaced  out  "]
+WHOLE = [m for m in METHODS.values() if m.tokenization == "whole"]
 
 
 @pytest.fixture(scope="module")
@@ -15,55 +22,117 @@ def tok(tiny_backbones):
     return tiny_backbones("llama").tokenizer  # adds a BOS token, like Llama/Mistral tokenizers
 
 
+@pytest.fixture(scope="module", params=["tiny-llama", "tiny-qwen3", "smollm2"])
+def any_tok(request, tiny_backbones):
+    if request.param == "smollm2":
+        return request.getfixturevalue("smollm2").tokenizer
+    return tiny_backbones(request.param.split("-")[1]).tokenizer
+
+
+def _filled(template: str, text: str, tokenizer) -> str:
+    return (template.replace("{text}", text).replace("{pst}", PLACEHOLDER_TOKEN)
+            .replace("{eos}", tokenizer.eos_token))
+
+
 def test_special_tokens_are_detected(tiny_backbones):
     assert special_tokens_around(tiny_backbones("llama").tokenizer) == ([1], [])  # <|bos|>
     assert special_tokens_around(tiny_backbones("qwen3").tokenizer) == ([], [])
 
 
+@pytest.mark.parametrize("method", WHOLE, ids=lambda m: m.name)
+@pytest.mark.parametrize("role", ["document", "query"])
+def test_ids_are_the_tokenizer_on_the_whole_prompt_string(method, role, any_tok):
+    """As every reference batcher: clean the text, fill the template, tokenizer(prompt) once."""
+    inputs = MethodInputs(any_tok, method, 512)
+    template = method.prompt.for_role(role)
+    clean = prompteol_clean if method.preprocess == "prompteol" else (lambda t: t)
+    texts = [t for t in TEXTS if t or template is not None]  # raw empty text: nothing to encode on Qwen
+    for text, e in zip(texts, inputs.encode(texts, role)):
+        if template is None:
+            want = inputs.tokenizer(text)["input_ids"]
+        else:
+            want = inputs.tokenizer(_filled(template, clean(text), any_tok))["input_ids"]
+        assert list(e.ids) == want, (method.name, text)
+        assert not e.truncated
+        if method.contrastive:  # the contrast prompt too
+            neg = inputs.tokenizer(_filled(method.contrastive.negative, clean(text), any_tok))["input_ids"]
+            assert list(e.negative.ids) == neg
+
+
+def test_prompteol_merges_across_the_quote_like_the_reference(smollm2):
+    """The bug this replaces: piecewise tokenisation split '."' into '.' + '"' on SmolLM2."""
+    tok = smollm2.tokenizer
+    (e,) = PromptTokenizer(tok, METHODS["prompteol"].prompt.document, 512, preprocess="prompteol").encode(
+        ["A man is playing a flute."])
+    assert list(e.ids) == tok('This sentence : "A man is playing a flute." means in one word:"')["input_ids"]
+    assert tok.decode(e.ids[e.text_span[0]:e.text_span[1]]) == 'A man is playing a flute."'  # the merged '."' too
+
+
+def test_prompteol_clean_matches_the_reference_batcher():
+    assert prompteol_clean("A dog runs") == "A dog runs."
+    assert prompteol_clean("Is it?") == "Is it."
+    assert prompteol_clean('He said "hi".') == "He said 'hi'."
+    assert prompteol_clean('He said "hi"') == "He said 'hi'"  # ends with a quote: no full stop added
+    assert prompteol_clean("") == ""
+
+
 def test_template_wraps_the_text_and_ends_with_the_prompt(tok):
     pt = PromptTokenizer(tok, COMPRESSION_PROMPT.document, 512)
     (e,) = pt.encode(["A girl is styling her hair."])
-    assert e.ids[0] == tok.bos_token_id
+    assert e.ids[0] == tok.bos_token_id and e.content_start == 1
     decoded = tok.decode(e.ids, skip_special_tokens=True)
     assert decoded == "Context: A girl is styling her hair. Compress the Context in one word:"
-    assert tok.decode(e.ids[e.text_span[0]:e.text_span[1]]) == " A girl is styling her hair."
+    assert tok.decode(e.ids[e.text_span[0]:e.text_span[1]]).strip() == "A girl is styling her hair."
     assert not e.truncated
 
 
-def test_truncation_happens_inside_the_text_and_keeps_the_suffix(tok):
-    pt = PromptTokenizer(tok, COMPRESSION_PROMPT.document, 24)
-    full = PromptTokenizer(tok, COMPRESSION_PROMPT.document, 10_000)
-    long_text = "word " * 200
+@pytest.mark.parametrize("template", [COMPRESSION_PROMPT.document, METHODS["prompteol"].prompt.document])
+def test_truncation_happens_inside_the_text_and_keeps_the_suffix(any_tok, template):
+    limit = 40
+    pt = PromptTokenizer(any_tok, template, limit)
+    long_text = "word and more words " * 60
     (e,) = pt.encode([long_text])
-    (f,) = full.encode([long_text])
-    assert len(e.ids) <= 24 and e.truncated
-    suffix = tok(" Compress the Context in one word:", add_special_tokens=False)["input_ids"]
-    assert list(e.ids[-len(suffix):]) == suffix
-    assert e.ids[-1] == f.ids[-1]  # the final (re-routed, pooled) token survives
-    assert e.ids[: e.text_span[0]] == f.ids[: f.text_span[0]]  # and so does the prefix
+    assert len(e.ids) <= limit and e.truncated
+    assert len(e.ids) >= limit - 3  # cut at the text's own token boundaries, not far short
+    suffix_text = template.split("{text}")[1]
+    assert any_tok.decode(e.ids, skip_special_tokens=True).endswith(suffix_text)
+    # the ids are the whole-string tokenisation of a prefix of the text
+    cut_text = any_tok.decode(e.ids, skip_special_tokens=True)[len(template.split("{text}")[0]):-len(suffix_text)]
+    assert long_text.startswith(cut_text)
+    assert list(e.ids) == any_tok(template.replace("{text}", cut_text))["input_ids"]
 
 
-def test_echo_has_two_copies_and_the_span_is_the_second(tok):
-    pt = PromptTokenizer(tok, ECHO, 512)
-    (e,) = pt.encode(["She plays the violin."])
-    text = tok.decode(e.ids, skip_special_tokens=True)
-    assert text.count("She plays the violin.") == 2
+def test_echo_is_tokenised_piece_by_piece_like_echo_parser(tok):
+    """EchoParser tokenises each template piece and each copy of the text on its own."""
+    text = "She plays the violin."
+    pt = PromptTokenizer(tok, ECHO.document, 512, tokenization="pieces")
+    (e,) = pt.encode([text])
+    piece = lambda s: tok(s, add_special_tokens=False)["input_ids"]  # noqa: E731
+    want = [tok.bos_token_id] + piece("Document:") + piece(text) + piece("\nDocument again:") + piece(text) \
+        + [tok.eos_token_id]
+    assert list(e.ids) == want
     a, z = e.text_span
-    assert tok.decode(e.ids[a:z]).strip() == "She plays the violin."
-    assert a > len(e.ids) // 2
+    assert list(e.ids[a:z]) == piece(text) and z == len(want) - 1  # the second copy, then the EOS
 
 
 def test_echo_truncates_both_copies_equally(tok):
-    pt = PromptTokenizer(tok, ECHO, 40)
+    pt = PromptTokenizer(tok, ECHO.document, 40, tokenization="pieces")
     (e,) = pt.encode(["many words " * 50])
     assert len(e.ids) <= 40
     assert tok.decode(e.ids, skip_special_tokens=True).count("many words many") == 2
+    assert e.ids[-1] == tok.eos_token_id
 
 
-def test_placeholder_is_one_token_before_the_text(tok):
-    pt = PromptTokenizer(tok, TP_TEMPLATE, 512, placeholder_id=0)
+def test_placeholder_is_one_added_token_before_the_quote(tok):
+    with pytest.raises(ValueError, match=PLACEHOLDER_TOKEN):
+        PromptTokenizer(tok, TP_TEMPLATE, 512)  # the shared tokenizer does not know <PST>
+    tp_tok = with_placeholder(tok)
+    assert PLACEHOLDER_TOKEN not in tok.get_vocab()  # the shared tokenizer is left alone
+    pt = PromptTokenizer(tp_tok, TP_TEMPLATE, 512)
     (e,) = pt.encode(["Dogs bark."])
-    assert e.ids[e.pst_index] == 0 and e.pst_index == e.text_span[0] - 1
+    assert tp_tok.convert_ids_to_tokens(e.ids[e.pst_index]) == PLACEHOLDER_TOKEN
+    assert e.pst_index < e.text_span[0]
+    assert tp_tok.decode(e.ids[e.pst_index + 1:e.text_span[1]]).strip().startswith('"Dogs')
 
 
 def test_raw_prompt_is_just_the_tokenizer(tok):
@@ -88,8 +157,10 @@ def test_bad_templates_are_rejected(tok, template, message):
         PromptTokenizer(tok, template, 512)
 
 
-def test_max_length_too_small_for_the_prompt(tok):
+def test_bad_tokenization_and_max_length_are_rejected(tok):
     with pytest.raises(ValueError, match="leaves no room"):
         PromptTokenizer(tok, COMPRESSION_PROMPT.document, 5)
     with pytest.raises(ValueError, match="positive integer"):
         PromptTokenizer(tok, None, 0)
+    with pytest.raises(ValueError, match="tokenization"):
+        PromptTokenizer(tok, None, 10, tokenization="bytes")

@@ -115,14 +115,17 @@ def test_rerouting_matches_slow_reference(arch, side, bias, tiny_backbones, ref_
         assert real_max_diff(forward.run(ours.model, batch).last_hidden_state, want, batch) > 1e-4
 
 
-@pytest.mark.parametrize("arch", ["llama", "mistral", "qwen3"])
+@pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("side", ["right", "left"])
 @pytest.mark.parametrize("mode", ["two_pass", "bidirectional", "rerotate"])
 def test_ablations_match_slow_reference(arch, side, mode, tiny_backbones, ref_backbones, sentences):
     ours, ref = tiny_backbones(arch), ref_backbones(arch)
     layers = (2, 3)
     batch = make_batch(ours, sentences, side)
-    theta = ours.model.config.rope_parameters["rope_theta"]
+    theta = ours.model.config.rope_parameters.get("rope_theta") or ours.model.config.rope_parameters[
+        "full_attention"]["rope_theta"]
+    if mode == "rerotate" and arch == "gemma3":
+        pytest.skip("Gemma-3 has one rotary embedding per layer type: prefix re-rotation is not supported")
     if mode == "rerotate":
         ctx = reference.RefContext(batch.real, frozenset(layers), 1.0, "reroute", prefix_position=0, rope_theta=theta)
         routing = dict(prefix_position=0)
@@ -133,6 +136,55 @@ def test_ablations_match_slow_reference(arch, side, mode, tiny_backbones, ref_ba
     for impl in ("flat", "masked"):
         got = run_ours(ours, batch, layers, impl=impl, **routing)
         assert real_max_diff(got, want, batch) < TOL
+
+
+ROUTING_OPTIONS = {"default": {}, "bias-2": dict(bias=-2.0), "rerotate": dict(prefix_position=0),
+                   "two_pass": dict(mode="two_pass"), "bidirectional": dict(mode="bidirectional")}
+
+
+@pytest.mark.parametrize("arch", ["llama", "mistral", "qwen3"])
+@pytest.mark.parametrize("side", ["right", "left"])
+@pytest.mark.parametrize("impl", ["flat", "masked"])
+@pytest.mark.parametrize("option", list(ROUTING_OPTIONS))
+def test_every_routing_option_is_batch_and_padding_invariant(arch, side, impl, option, tiny_backbones, sentences):
+    """A text's states do not depend on its batch-mates or the padding side (left padding shifts indices,
+    not RoPE positions: re-rotation must use the position)."""
+    bb = tiny_backbones(arch)
+    layers = (1, 2)
+    batch = make_batch(bb, sentences, side)
+    together = run_ours(bb, batch, layers, impl=impl, **ROUTING_OPTIONS[option])
+    for i, text in enumerate(sentences):
+        alone_batch = make_batch(bb, [text], "right")
+        alone = run_ours(bb, alone_batch, layers, impl=impl, **ROUTING_OPTIONS[option])[0][alone_batch.real[0]]
+        mine = together[i][batch.real[i]]
+        assert float((mine - alone).abs().max()) < TOL, f"text {i} moved with batching ({option}, {side})"
+
+
+def test_flat_path_reads_the_stock_mask_instead_of_assuming_causal():
+    """A stock mask that is not causal (e.g. a bidirectional configuration) must not be replaced by
+    SDPA's causal kernel just because there is no left padding."""
+    from types import SimpleNamespace
+
+    from kvembed.attention import kvembed_attention
+
+    g = torch.Generator().manual_seed(0)
+    B, H, Hkv, S, D = 2, 4, 2, 6, 16
+    q, k, v = (torch.randn(B, h, S, D, generator=g) for h in (H, Hkv, Hkv))
+    module = SimpleNamespace(layer_idx=0, sliding_window=None, num_key_value_groups=H // Hkv)
+    full = torch.ones(B, 1, S, S, dtype=torch.bool)  # bidirectional, no padding
+    real = torch.ones(B, S, dtype=torch.bool)
+    outs = {}
+    for impl in ("flat", "masked"):
+        state = RoutingState("reroute", frozenset([0]), torch.tensor([S - 1, S - 1]), impl=impl, padding_mask=real)
+        outs[impl] = kvembed_attention(module, q, k, v, full, scaling=D ** -0.5, kvembed_state=state)[0]
+    assert torch.allclose(outs["flat"], outs["masked"], atol=1e-6)
+
+
+def test_tiny_gemma3_exercises_attention_scaling(tiny_backbones):
+    """query_pre_attn_scalar != head_dim, so a path that recomputed 1/sqrt(head_dim) would be caught."""
+    bb = tiny_backbones("gemma3")
+    attn = forward.decoder_layers(bb.model)[0].self_attn
+    assert abs(attn.scaling - bb.model.config.head_dim ** -0.5) > 1e-3
 
 
 def test_missing_state_forwarding_is_detected(tiny_backbones, sentences):

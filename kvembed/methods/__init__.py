@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from . import echo, kvembed, pooling_baselines, prompteol, token_prepending
+from . import cp, echo, kvembed, pooling_baselines, prompteol, token_prepending
 from ..prompts import Prompt
-from .base import MethodSpec, Routing, TokenPrepending
+from .base import ContrastivePrompting, MethodSpec, Routing, TokenPrepending
 
 METHODS: dict[str, MethodSpec] = {
     m.name: m
-    for module in (kvembed, pooling_baselines, prompteol, echo, token_prepending)
+    for module in (kvembed, pooling_baselines, prompteol, echo, token_prepending, cp)
     for m in module.METHODS
 }
 METHOD_NAMES = tuple(METHODS)
@@ -20,7 +20,7 @@ PROMPTS = {
     "prompteol": Prompt.same(prompteol.PROMPTEOL),
     "pretcot": Prompt.same(prompteol.PRETCOT),
     "ke": Prompt.same(prompteol.KE),
-    "echo": Prompt.same(echo.ECHO),
+    "echo": echo.ECHO,
 }
 
 
@@ -33,4 +33,4 @@ def get_method(name: str | MethodSpec) -> MethodSpec:
     return METHODS[name]
 
 
-__all__ = ["MethodSpec", "Routing", "TokenPrepending", "METHODS", "METHOD_NAMES", "PROMPTS", "get_method"]
+__all__ = ["ContrastivePrompting", "MethodSpec", "Routing", "TokenPrepending", "METHODS", "METHOD_NAMES", "PROMPTS", "get_method"]

@@ -1,4 +1,5 @@
-"""What a method is: data (a prompt, a pooling, optional re-routing, optional token prepending).
+"""What a method is: data (a prompt and how it is tokenised, a pooling, optional re-routing, Token
+Prepending or Contrastive Prompting settings).
 
 The mechanisms live elsewhere (``attention``, ``forward``, ``pooling``, ``prompts``); a method only
 says which of them to use and how, so a new method or ablation is a few lines of data.
@@ -6,11 +7,11 @@ says which of them to use and how, so a new method or ablation is a few lines of
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..pooling import check_pooling
-from ..prompts import Prompt
+from ..prompts import PREPROCESSORS, ROLES, TOKENIZATIONS, Prompt
 
 ROUTING_MODES = ("single", "two_pass", "bidirectional")
 IMPLEMENTATIONS = ("flat", "masked")
@@ -21,9 +22,9 @@ class Routing:
     """KV re-routing options.
 
     mode: ``single`` (the paper: same-pass last-token K/V as a prefix), ``two_pass`` (ablation: the
-    prefix comes from a first plain pass), ``bidirectional`` (ablation: selected layers drop the
-    causal mask instead). prefix_position: None keeps the final token's own RoPE rotation; an int
-    re-rotates the prefix key to that position (ablation).
+    prefix comes from a first plain pass), ``bidirectional`` (ablation: selected layers drop causality,
+    keeping padding and any sliding window, made symmetric). prefix_position: None keeps the final
+    token's own RoPE rotation; an int re-rotates the prefix key to that RoPE position (ablation).
     """
 
     mode: str = "single"
@@ -46,37 +47,149 @@ class Routing:
 
 
 @dataclass(frozen=True)
+class LayerSetting:
+    """Per-backbone settings of a baseline, with where they come from (a file of its official code, or
+    'inferred: ...' when the official code has no entry for this backbone)."""
+
+    values: dict[str, Any]
+    source: str
+
+
+def _scaled(reference: dict[str, int], ref_layers: int, num_layers: int) -> dict[str, int]:
+    """A 32-layer setting moved to another depth (same fraction of the depth, rounded half up)."""
+    return {k: int(v * num_layers / ref_layers + 0.5) for k, v in reference.items()}
+
+
+def backbone_key(source: str, name: str) -> str:
+    return f"{name} {source}".lower()
+
+
+@dataclass(frozen=True)
 class TokenPrepending:
-    """Token Prepending layers: the placeholder's state is replaced before layers [start, stop).
+    """Token Prepending (Fu et al. 2025): before each layer in [start, stop) the ``<PST>`` placeholder's
+    state is replaced by the last token's state entering that layer; the embedding is the last token's
+    state at ``output_layer`` (an index into transformers' ``hidden_states``: k = output of k layers,
+    -1 = the final normed state). ``None`` = the per-backbone setting of the official code
+    (``settings``). The placeholder's input embedding is a seeded N(0, 1) row, as the official code's
+    ``torch.randn`` row for the added token."""
 
-    stop defaults to ⌈stop_fraction·L⌉ (the TP paper uses layers 1-7 of LLaMA-2-7B's 32).
-    """
-
-    start: int = 1
+    start: int | None = None
     stop: int | None = None
-    stop_fraction: float = 0.22
+    output_layer: int | None = None
+    seed: int = 3407
 
-    def layer_range(self, num_layers: int) -> range:
-        import math
+    # fuyuchenIfyw/token_prepending, config.yaml: (tp_starting_index, tp_exiting_index, output_layer)
+    OFFICIAL = {
+        "llama-3": ({"start": 1, "stop": 3, "output_layer": -2}, "config.yaml `llama-3-8b-tp`"),
+        "qwen": ({"start": 1, "stop": 6, "output_layer": -2}, "config.yaml `qwen2-7b-tp`"),
+        "gemma": ({"start": 1, "stop": 6, "output_layer": -2}, "config.yaml `gemma2-9b-tp`"),
+        "llama-2": ({"start": 1, "stop": 7, "output_layer": 27}, "config.yaml `llama-2-7b-tp`"),
+    }
 
-        stop = self.stop if self.stop is not None else max(self.start + 1, math.ceil(self.stop_fraction * num_layers))
-        if not 1 <= self.start < stop <= num_layers:
-            raise ValueError(f"Token prepending layers [{self.start}, {stop}) must satisfy 1 <= start < stop <= "
-                             f"{num_layers}")
-        return range(self.start, stop)
+    def settings(self, source: str, name: str, num_layers: int) -> LayerSetting:
+        """Layers for this backbone: explicit fields win, then the official table (or its nearest family,
+        marked inferred), then Llama-2-7B's setting scaled to the depth (marked inferred)."""
+        values, src = _lookup(self, self.OFFICIAL, "fuyuchenIfyw/token_prepending", source, name, num_layers,
+                              ("start", "stop", "output_layer"), scale=("stop", "output_layer"))
+        if self.stop is None:  # a depth-scaled stop can round down onto start: keep at least one layer
+            values["stop"] = max(values["stop"], values["start"] + 1)
+        if not 1 <= values["start"] < values["stop"] <= num_layers:
+            raise ValueError(f"Token prepending layers [{values['start']}, {values['stop']}) must satisfy "
+                             f"1 <= start < stop <= {num_layers}")
+        check_output_layer(values["output_layer"], num_layers)
+        return LayerSetting(values, src)
+
+
+@dataclass(frozen=True)
+class ContrastivePrompting:
+    """Contrastive Prompting (Cheng et al., ACL 2025), the official run's ``scaled`` intervention on the
+    attention heads' output: at ``layer`` the last token's input to ``o_proj`` becomes
+    ``coeff * (A - B)``, where B is the same activation under the contrast prompt. The embedding is the
+    last token's state at ``output_layer``. ``None`` = the per-backbone setting of the official code."""
+
+    negative: str = 'The irrelevant information of this sentence : "{text}" means in one word:"'
+    layer: int | None = None
+    coeff: float | None = None
+    output_layer: int | None = None
+
+    # zifengcheng/CP, run_intervention_eval.sh: (act_layer, coeff, output_layer)
+    OFFICIAL = {
+        "llama-3": ({"layer": 6, "coeff": 0.25, "output_layer": -2}, "run_intervention_eval.sh, Meta-Llama-3-8B"),
+        "llama-2": ({"layer": 4, "coeff": 0.5, "output_layer": 27}, "run_intervention_eval.sh, Llama-2-7b-hf"),
+    }
+
+    def settings(self, source: str, name: str, num_layers: int) -> LayerSetting:
+        """As ``TokenPrepending.settings``, from the official run script."""
+        values, src = _lookup(self, self.OFFICIAL, "zifengcheng/CP", source, name, num_layers,
+                              ("layer", "coeff", "output_layer"), scale=("layer", "output_layer"))
+        if not 0 <= values["layer"] < num_layers:
+            raise ValueError(f"Contrastive Prompting layer {values['layer']} is outside 0..{num_layers - 1}")
+        check_output_layer(values["output_layer"], num_layers)
+        return LayerSetting(values, src)
+
+
+# Backbones the official tables do not name, mapped to the nearest family they do name (an inference).
+NEAREST_FAMILY = {"llama-3.1": "llama-3", "qwen3": "qwen", "gemma-3": "gemma", "gemma3": "gemma"}
+
+
+def _lookup(obj: Any, official: dict, repo: str, source: str, name: str, num_layers: int,
+            fields: tuple[str, ...], scale: tuple[str, ...]) -> tuple[dict[str, Any], str]:
+    key = backbone_key(source, name)
+    values, src = None, ""
+    for family, (vals, where) in official.items():
+        if family in key:
+            values, src = dict(vals), f"{repo} {where}"
+            near = [f for f, fam in NEAREST_FAMILY.items() if f in key and fam == family]
+            if near:
+                src = f"inferred: nearest family ({family}) in {src}"
+            break
+    if values is None:
+        ref, where = official["llama-2"]
+        values = dict(ref)
+        values.update(_scaled({k: ref[k] for k in scale}, 32, num_layers))
+        src = f"inferred: {repo} {where} scaled from 32 to {num_layers} layers"
+    explicit = {k: getattr(obj, k) for k in fields if getattr(obj, k) is not None}
+    if explicit:
+        src = "explicit configuration" + ("" if len(explicit) == len(fields) else f"; rest from {src}")
+    return {**values, **explicit}, src
+
+
+def check_output_layer(index: int, num_layers: int) -> int:
+    """An index into transformers' ``hidden_states`` (num_layers + 1 entries), or a clear error."""
+    if not -(num_layers + 1) <= int(index) <= num_layers:
+        raise ValueError(f"output_layer {index} is outside hidden_states (indices {-(num_layers + 1)}..{num_layers})")
+    return int(index)
 
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """A named embedding method."""
+    """A named embedding method.
+
+    tokenization: ``whole`` (the prompt string tokenised once) or ``pieces`` (Echo's parser);
+    preprocess: the text clean-up of the method's reference batcher (``prompteol``), or None;
+    symmetric_role: the template used on both sides of a symmetric task (STS, clustering, ...);
+    mean_with_specials: whether ``mean`` pooling counts the tokenizer's leading special tokens (BOS). They
+    are left out by default, as in echo-embeddings' pooled span: a BOS attention-sink state can dominate
+    the average.
+    """
 
     name: str
     prompt: Prompt
     pooling: str
     routing: Routing | None = None
     token_prepending: TokenPrepending | None = None
+    contrastive: ContrastivePrompting | None = None
+    tokenization: str = "whole"
+    preprocess: str | None = None
+    symmetric_role: str = "document"
+    mean_with_specials: bool = False
     reference: str = ""
-    extras: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_pooling(self.pooling)
+        if self.tokenization not in TOKENIZATIONS:
+            raise ValueError(f"Unknown tokenization {self.tokenization!r}; choose one of {TOKENIZATIONS}")
+        if self.preprocess is not None and self.preprocess not in PREPROCESSORS:
+            raise ValueError(f"Unknown preprocess {self.preprocess!r}; choose one of {sorted(PREPROCESSORS)}")
+        if self.symmetric_role not in ROLES:
+            raise ValueError(f"Unknown symmetric_role {self.symmetric_role!r}; choose one of {ROLES}")

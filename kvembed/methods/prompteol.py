@@ -1,4 +1,4 @@
-"""The PromptEOL family: a one-word summarisation prompt, embedding = the last token's state.
+"""The PromptEOL family: a one-word summarisation prompt, embedding = the last token's final state.
 
 ``prompteol`` (Jiang et al. 2023, arXiv 2307.16645): ``This sentence : "[X]" means in one word:"``.
 ``pretcot`` (Zhang et al. 2024, arXiv 2404.03921, Pretended Chain of Thought):
@@ -6,6 +6,10 @@
 ``ke`` (same paper, Knowledge Enhancement): ``The essence of a sentence is often captured by its main
 subjects and actions, while descriptive terms provide additional but less central details. With this
 in mind , this sentence : "[X]" means in one word:"``.
+
+As the reference batcher (kongds/scaling_sentemb ``evaluation.py``, reused by the Token Prepending and
+Contrastive Prompting code): the sentence is cleaned (``prompteol_clean``), put into the template, and the
+whole string tokenised with the tokenizer's own special tokens (BOS on Llama/Mistral).
 """
 
 from __future__ import annotations
@@ -20,7 +24,10 @@ KE = ("The essence of a sentence is often captured by its main subjects and acti
       '"{text}" means in one word:"')
 
 METHODS = [
-    MethodSpec("prompteol", Prompt.same(PROMPTEOL), "last", reference="Jiang et al. 2023, arXiv 2307.16645"),
-    MethodSpec("pretcot", Prompt.same(PRETCOT), "last", reference="Zhang et al. 2024, arXiv 2404.03921"),
-    MethodSpec("ke", Prompt.same(KE), "last", reference="Zhang et al. 2024, arXiv 2404.03921"),
+    MethodSpec("prompteol", Prompt.same(PROMPTEOL), "last", preprocess="prompteol",
+               reference="Jiang et al. 2023, arXiv 2307.16645; kongds/scaling_sentemb evaluation.py"),
+    MethodSpec("pretcot", Prompt.same(PRETCOT), "last", preprocess="prompteol",
+               reference="Zhang et al. 2024, arXiv 2404.03921; prompt as in fuyuchenIfyw/token_prepending evaluate.py"),
+    MethodSpec("ke", Prompt.same(KE), "last", preprocess="prompteol",
+               reference="Zhang et al. 2024, arXiv 2404.03921; prompt as in fuyuchenIfyw/token_prepending evaluate.py"),
 ]
