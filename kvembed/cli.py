@@ -27,10 +27,9 @@ def _encode(args: argparse.Namespace) -> None:
 
     from .encoder import Encoder
 
-    layers = args.layers if args.layers is not None else None
-    kwargs = {} if layers is None else {"layers": layers}
-    enc = Encoder.from_pretrained(args.model, method=args.method, bias=args.bias, pooling=args.pooling,
-                                  dtype=args.dtype, device=args.device, max_length=args.max_length, **kwargs)
+    enc = Encoder.from_pretrained(args.model, method=args.method, layers=args.layers, bias=args.bias,
+                                  pooling=args.pooling, dtype=args.dtype, device=args.device,
+                                  max_length=args.max_length)
     texts = _read_texts(Path(args.input), args.field)
     emb = enc.encode(texts, prompt_type=args.prompt_type, batch_size=args.batch_size)
     np.save(args.output, emb)
@@ -41,11 +40,14 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["run"]:
-        from .run import main as run_main
+        from .harness.run import main as run_main
 
         sys.argv = [sys.argv[0], *argv[1:]]
         run_main()
         return
+    from .methods.base import DEFAULT
+    from .prompts import ROLES
+
     ap = argparse.ArgumentParser(prog="kvembed", description="KV-Embedding and baselines.")
     sub = ap.add_subparsers(dest="command", required=True)
     enc = sub.add_parser("encode", help="embed a .txt (one text per line) or .jsonl file into a .npy file")
@@ -54,10 +56,10 @@ def main(argv: list[str] | None = None) -> None:
     enc.add_argument("--input", required=True)
     enc.add_argument("--output", required=True)
     enc.add_argument("--field", default="text", help="text field of .jsonl rows")
-    enc.add_argument("--layers", default=None, help="auto | none | all | 3,4,5 | 3-5")
-    enc.add_argument("--bias", type=float, default=None)
-    enc.add_argument("--pooling", default=None)
-    enc.add_argument("--prompt-type", default="document", choices=["document", "query"])
+    enc.add_argument("--layers", default=DEFAULT, help="auto | none | all | 3,4,5 | 3-5 (default: the method's)")
+    enc.add_argument("--bias", default=DEFAULT, help="prefix logit bias (default: the method's)")
+    enc.add_argument("--pooling", default=DEFAULT, help="last | mean | mean_last | ... (default: the method's)")
+    enc.add_argument("--prompt-type", default="document", choices=ROLES)
     enc.add_argument("--batch-size", type=int, default=32)
     enc.add_argument("--max-length", type=int, default=512)
     enc.add_argument("--dtype", default="auto")
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.command == "encode":
             _encode(args)
         elif args.command == "results":
-            from .tables import main as tables_main
+            from .report.tables import main as tables_main
 
             tables_main(Path(args.results_dir))
     except (ValueError, TypeError, FileNotFoundError, RuntimeError) as err:

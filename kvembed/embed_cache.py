@@ -4,23 +4,29 @@ Keyed by (everything that determines an embedding: backbone, revision, dtype, th
 configuration, max_length, normalisation) × (role, text). Stored in SQLite (one file per cache folder):
 transactions make concurrent jobs safe, and a killed job leaves no partial entry.
 Modes: ``off``, ``read`` (use hits, store nothing), ``readwrite``.
+
+Why the full method configuration and not, as mteb's cache wrapper does, the model name and the text:
+kvembed runs many configurations of one model (layers, bias, prompt, pooling, TP/CP settings ...) under the
+same backbone name, and two of them must never share a vector. The key is ``Encoder.describe()``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sqlite3
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
+
+from .paths import stable_hash
+from .provenance import code_version
 
 MODES = ("off", "read", "readwrite")
 
 
 def text_key(role: str, text: str) -> str:
-    return hashlib.sha256(f"{role}\x00{text}".encode()).hexdigest()
+    return stable_hash([role, text], 64)
 
 
 class EmbeddingCache:
@@ -30,14 +36,15 @@ class EmbeddingCache:
         if mode not in MODES:
             raise ValueError(f"Unknown cache mode {mode!r}; choose one of {MODES}")
         self.mode = mode
-        self.config_key = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        self.config_key = stable_hash(config)
         self.path = Path(folder) / "embeddings.sqlite"
         self.hits = 0
         self.misses = 0
         if mode != "off":
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._connect() as db:
-                db.execute("CREATE TABLE IF NOT EXISTS emb (config TEXT, text TEXT, vec BLOB, PRIMARY KEY (config, text))")
+                db.execute("CREATE TABLE IF NOT EXISTS emb "
+                           "(config TEXT, text TEXT, vec BLOB, PRIMARY KEY (config, text))")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=60)
@@ -103,4 +110,5 @@ def attach(encoder: Any, folder: Path | str, mode: str) -> EmbeddingCache | None
         return None
     key = {k: v for k, v in encoder.describe().items() if k not in ("device", "id_curve", "workers")}
     key["normalize"] = getattr(encoder, "normalize", True)
+    key["code_version"] = code_version("embeddings")  # a fix to the core never serves vectors of the old code
     return EmbeddingCache(folder, key, mode)

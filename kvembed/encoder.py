@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -19,20 +19,19 @@ from tqdm.auto import tqdm
 
 from . import forward
 from .backbones import Backbone, load_backbone
-from .layers import LayerChoice, parse_layers, resolve_static, select_auto
-from .methods import PROMPTS, MethodSpec, get_method
-from .pooling import check_pooling, pool
-from .inputs import MethodInputs
-from .methods.base import LayerSetting
-from .prompts import ROLES, Encoded, Prompt, length_sorted_batches
-
+from .data.stsb import unique_sentences
 from .embed_cache import attach, cached_encode
+from .inputs import MethodInputs
+from .layers import LayerChoice, parse_layers, resolve_static, select_auto
+from .methods import DEFAULT, MethodSpec, get_method
+from .methods.base import LayerSetting
+from .pooling import pool
+from .prompts import ROLES, Encoded, length_sorted_batches
 
 if TYPE_CHECKING:
     from .embed_cache import EmbeddingCache
 
 log = logging.getLogger(__name__)
-_DEFAULT = object()
 
 
 def validate_texts(texts: Any) -> list[str]:
@@ -52,25 +51,26 @@ def validate_texts(texts: Any) -> list[str]:
     return texts
 
 
-def _resolve_prompt(method: MethodSpec, prompt: Any) -> Prompt:
-    if isinstance(prompt, str) and prompt == "default":
-        return method.prompt
-    if prompt is None:
-        return Prompt(None, None)
-    if isinstance(prompt, Prompt):
-        return prompt
-    if isinstance(prompt, str) and prompt in PROMPTS:
-        return PROMPTS[prompt]
-    if isinstance(prompt, str):
-        return Prompt.same(prompt)
-    if isinstance(prompt, dict) or hasattr(prompt, "items"):
-        data = dict(prompt.items())
-        unknown = set(data) - set(ROLES)
-        if unknown:
-            raise ValueError(f"Prompt roles {sorted(unknown)} are unknown; use {ROLES}")
-        return Prompt(data.get("document"), data.get("query", data.get("document")))
-    raise ValueError(f"prompt must be 'default', None, a preset {sorted(PROMPTS)}, a template string with "
-                     f"{{text}} or a dict per role, got {prompt!r}")
+@runtime_checkable
+class TextEncoder(Protocol):
+    """What the evaluation and the harness need of an encoder; ``Encoder`` and ``ParallelEncoder`` meet it."""
+
+    method: MethodSpec
+    stats: dict[str, float]
+    cache: EmbeddingCache | None
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def layers(self) -> tuple[int, ...]: ...
+
+    def encode(self, texts: Sequence[str], prompt_type: str = "document", batch_size: int = 32,
+               show_progress_bar: bool | None = None) -> np.ndarray: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def use_cache(self, folder: str | Path, mode: str = "readwrite") -> EmbeddingCache | None: ...
 
 
 class Encoder:
@@ -78,8 +78,8 @@ class Encoder:
 
     def __init__(self, backbone: Backbone, method: MethodSpec, *, max_length: int = 512,
                  padding_side: str = "right", normalize: bool = True) -> None:
-        if padding_side not in ("right", "left"):
-            raise ValueError(f"padding_side must be 'right' or 'left', got {padding_side!r}")
+        if padding_side not in forward.PADDING_SIDES:
+            raise ValueError(f"padding_side must be one of {forward.PADDING_SIDES}, got {padding_side!r}")
         self.backbone = backbone
         self.method = method
         self.max_length = int(max_length)
@@ -95,44 +95,22 @@ class Encoder:
     # ---------------------------------------------------------------- construction
     @classmethod
     def from_pretrained(cls, model: str | Backbone, method: str | MethodSpec = "kvembed", *,
-                        layers: Any = _DEFAULT, bias: float | None = None, pooling: str | None = None,
-                        prompt: Any = "default", prefix_position: Any = _DEFAULT, routing_impl: str | None = None,
-                        dtype: str = "auto", device: str = "auto", max_length: int = 512,
-                        padding_side: str = "right", normalize: bool = True, revision: str | None = None,
-                        **method_options: Any) -> "Encoder":
+                        layers: Any = DEFAULT, bias: Any = DEFAULT, pooling: Any = DEFAULT, prompt: Any = DEFAULT,
+                        prefix_position: Any = DEFAULT, routing_impl: Any = DEFAULT, dtype: str = "auto",
+                        device: str = "auto", max_length: int = 512, padding_side: str = "right",
+                        normalize: bool = True, revision: str | None = None, **method_options: Any) -> Encoder:
         """Load ``model`` (named backbone, hub id, folder or GGUF file) and configure ``method``.
 
-        ``layers``, ``bias``, ``prefix_position`` and ``routing_impl`` override the method's re-routing
-        options (ignored with a warning by methods without re-routing); ``pooling`` and ``prompt``
-        override its pooling and templates (``prompt=None`` encodes the raw text).
+        ``layers``, ``bias``, ``prefix_position``, ``routing_impl``, ``pooling`` and ``prompt`` override the
+        method's own settings (``MethodSpec.with_overrides``; ``prompt=None`` encodes the raw text).
         """
-        spec = get_method(method)
         if method_options:
             raise ValueError(f"Unknown option(s) {sorted(method_options)} for Encoder.from_pretrained")
-        spec = cls.configure(spec, layers=layers, bias=bias, pooling=pooling, prompt=prompt,
-                             prefix_position=prefix_position, routing_impl=routing_impl)
+        spec = get_method(method).with_overrides(layers=layers, bias=bias, pooling=pooling, prompt=prompt,
+                                                 prefix_position=prefix_position, routing_impl=routing_impl)
         backbone = model if isinstance(model, Backbone) else load_backbone(
             model, dtype=dtype, device=device, revision=revision)
         return cls(backbone, spec, max_length=max_length, padding_side=padding_side, normalize=normalize)
-
-    @staticmethod
-    def configure(spec: MethodSpec, *, layers: Any = _DEFAULT, bias: float | None = None,
-                  pooling: str | None = None, prompt: Any = "default", prefix_position: Any = _DEFAULT,
-                  routing_impl: str | None = None) -> MethodSpec:
-        """A copy of ``spec`` with the given overrides applied and validated."""
-        routing_overrides = {k: v for k, v in dict(layers=layers, bias=bias, prefix_position=prefix_position,
-                                                   impl=routing_impl).items()
-                             if v is not None and v is not _DEFAULT}
-        if routing_overrides:
-            if spec.routing is None:
-                log.warning("Method %r does not re-route; ignoring %s", spec.name, sorted(routing_overrides))
-            else:
-                if "layers" in routing_overrides:
-                    routing_overrides["layers"] = parse_layers(routing_overrides["layers"])
-                spec = replace(spec, routing=replace(spec.routing, **routing_overrides))
-        if pooling is not None:
-            spec = replace(spec, pooling=check_pooling(pooling))
-        return replace(spec, prompt=_resolve_prompt(spec, prompt))
 
     def _plan_baselines(self) -> None:
         """Token Prepending / Contrastive Prompting settings for this backbone, and the output layer."""
@@ -168,8 +146,6 @@ class Encoder:
         L = self.backbone.num_layers
         if spec.strategy != "auto":
             return LayerChoice(resolve_static(spec, L), spec)
-        from .data.stsb import unique_sentences
-
         if spec.sample_set != "stsb-train":
             raise ValueError(f"Unknown ID sample set {spec.sample_set!r}; available: ['stsb-train']")
         sample = unique_sentences("train", spec.n_samples)
@@ -237,18 +213,22 @@ class Encoder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         start = time.perf_counter()
         for idx, batch in self._batches(texts, role, batch_size, f"encode {self.method.name}", show):
-            out[idx] = self._embed_batch(batch)
+            out[idx] = self.embed_batch(batch)
             self.stats["texts"] += len(idx)
             self.stats["tokens"] += batch.num_tokens
         self.stats["seconds"] += time.perf_counter() - start
         return out
 
-    def use_cache(self, folder: str | Path, mode: str = "readwrite") -> "EmbeddingCache | None":
+    def use_cache(self, folder: str | Path, mode: str = "readwrite") -> EmbeddingCache | None:
         """Serve repeated texts from an on-disk cache keyed by this encoder's full configuration."""
         self.cache = attach(self, folder, mode)
         return self.cache
 
-    def _embed_batch(self, batch: forward.Batch) -> np.ndarray:
+    def embed_encoded(self, items: Sequence[Encoded]) -> np.ndarray:
+        """Embed already tokenised inputs as one batch (what a ParallelEncoder worker receives)."""
+        return self.embed_batch(self.make_batch(items))
+
+    def embed_batch(self, batch: forward.Batch) -> np.ndarray:
         """Embed one batch; on CUDA out-of-memory, split it in halves and retry (logged, counted)."""
         try:
             out = forward.run(self.backbone.model, batch, routing=self.method.routing, layers=self.layers,
@@ -266,7 +246,7 @@ class Encoder:
                         n, n // 2, n - n // 2)
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
-            return np.concatenate([self._embed_batch(half) for half in forward.split_batch(batch)])
+            return np.concatenate([self.embed_batch(half) for half in forward.split_batch(batch)])
 
     def layer_states(self, texts: Sequence[str], representation: str = "last", batch_size: int = 32,
                      role: str = "document") -> np.ndarray:

@@ -3,15 +3,17 @@ bidirectional ablations), Token Prepending and Contrastive Prompting. Returns th
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import torch
 
 from .attention import RoutingState
 from .methods.base import Routing
 from .prompts import Encoded
+
+PADDING_SIDES = ("right", "left")
 
 
 @dataclass
@@ -25,7 +27,7 @@ class Batch:
     text_mask: torch.Tensor  # (B, S) bool, the (last copy of the) text; all real tokens if the text is empty
     pst_index: torch.Tensor | None  # (B,) Token Prepending placeholder
     content_mask: torch.Tensor | None = None  # (B, S) bool, real tokens after the leading specials (BOS)
-    negative: "Batch | None" = None  # Contrastive Prompting's contrast prompts, same rows
+    negative: Batch | None = None  # Contrastive Prompting's contrast prompts, same rows
 
     @property
     def real(self) -> torch.Tensor:
@@ -43,8 +45,8 @@ class Batch:
 def make_batch(items: Sequence[Encoded], pad_id: int, padding_side: str = "right",
                device: str | torch.device = "cpu") -> Batch:
     """Pad encoded inputs to one tensor batch (right or left padding)."""
-    if padding_side not in ("right", "left"):
-        raise ValueError(f"padding_side must be 'right' or 'left', got {padding_side!r}")
+    if padding_side not in PADDING_SIDES:
+        raise ValueError(f"padding_side must be one of {PADDING_SIDES}, got {padding_side!r}")
     B, S = len(items), max(len(e.ids) for e in items)
     ids = torch.full((B, S), pad_id, dtype=torch.long)
     mask = torch.zeros((B, S), dtype=torch.long)

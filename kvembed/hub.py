@@ -6,6 +6,16 @@ import os
 import socket
 from functools import lru_cache
 
+# The offline environment, stated once: tests, drivers, the Makefile (`python -m kvembed.hub`) and CI use it.
+OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "WANDB_MODE": "offline",
+               "TOKENIZERS_PARALLELISM": "false"}
+
+
+def go_offline() -> None:
+    """Set the offline environment in this process (values already set by the user win)."""
+    for key, value in OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
+
 
 def offline(datasets: bool = False) -> bool:
     """True when offline mode is on: HF_HUB_OFFLINE (models), or also HF_DATASETS_OFFLINE (datasets)."""
@@ -26,3 +36,7 @@ def reachable(timeout: float = 3.0) -> bool:
     """Can a TCP connection reach the hub endpoint (HF_ENDPOINT) within ``timeout`` seconds?"""
     host = os.environ.get("HF_ENDPOINT", "https://huggingface.co").split("://")[-1].split("/")[0]
     return _probe(host, timeout)
+
+
+if __name__ == "__main__":
+    print(" ".join(f"{k}={v}" for k, v in OFFLINE_ENV.items()))

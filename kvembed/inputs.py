@@ -4,8 +4,9 @@ Prepending's ``<PST>`` token and Contrastive Prompting's contrast prompt. ``Enco
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, Sequence
+from typing import Any
 
 from .methods.base import MethodSpec
 from .prompts import ROLES, Encoded, PromptTokenizer, with_placeholder

@@ -1,4 +1,4 @@
-"""Which decoder layers re-route (method.md §4).
+"""Which decoder layers re-route (docs/method.md §4).
 
 Strategies: ``none``, ``all``, ``explicit`` (a list), ``range`` ([start, stop) layer indices),
 ``fraction`` ([start, stop) as fractions of depth) and ``auto``: the TwoNN intrinsic dimension of the
@@ -9,15 +9,15 @@ hidden states entering each layer, over sample texts wrapped in the method's pro
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from .paths import atomic_write_bytes, cache_dir
+from .paths import atomic_write_bytes, cache_dir, stable_hash
 from .twonn import ESTIMATORS, intrinsic_dimension
 
 log = logging.getLogger(__name__)
@@ -168,8 +168,7 @@ def id_curve(states: np.ndarray, estimator: str = "mle") -> tuple[float, ...]:
 
 
 def auto_cache_key(parts: dict[str, Any]) -> str:
-    blob = json.dumps(parts, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+    return stable_hash(parts)
 
 
 def select_auto(spec: LayerSpec, num_layers: int, states_fn: Callable[[str], np.ndarray],

@@ -16,20 +16,29 @@ import logging
 import multiprocessing as mp
 import os
 import queue
+import time
 import traceback
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+import torch
+import transformers as tf
+
+from .backbones import locate
+from .embed_cache import attach, cached_encode
+from .encoder import Encoder, validate_texts
+from .inputs import MethodInputs
+from .methods import get_method
+from .prompts import length_sorted_batches
 
 log = logging.getLogger(__name__)
 
 
 def _worker(rank: int, device: str, threads: int, model: str, method: str, options: dict, tasks, results) -> None:
     try:
-        import torch
 
         torch.set_num_threads(threads)
-        from .encoder import Encoder
 
         enc = Encoder.from_pretrained(model, method, device=device, **options)
         results.put(("ready", rank, enc.describe(), enc.dim))
@@ -38,7 +47,7 @@ def _worker(rank: int, device: str, threads: int, model: str, method: str, optio
             if item is None:
                 return
             job, idx, items = item
-            results.put(("rows", job, idx, enc._embed_batch(enc.make_batch(items))))
+            results.put(("rows", job, idx, enc.embed_encoded(items)))
     except BaseException:  # noqa: BLE001 - report every failure to the parent
         results.put(("error", rank, traceback.format_exc()))
 
@@ -48,13 +57,7 @@ class ParallelEncoder:
 
     def __init__(self, model: str, method: str = "kvembed", *, workers: int | None = None,
                  devices: Sequence[str] | None = None, timeout: float = 3600, **options: Any) -> None:
-        import torch
-        import transformers as tf
 
-        from .backbones import locate
-        from .encoder import Encoder
-        from .inputs import MethodInputs
-        from .methods import get_method
 
         if devices is None:
             n_gpu = torch.cuda.device_count()
@@ -69,7 +72,7 @@ class ParallelEncoder:
         self.normalize = options.get("normalize", True)
         self.stats: dict[str, float] = {"texts": 0, "tokens": 0, "seconds": 0.0, "oom_halvings": 0}
         routing_keys = ("layers", "bias", "pooling", "prompt", "prefix_position", "routing_impl")
-        self.spec = Encoder.configure(get_method(method), **{k: options[k] for k in routing_keys if k in options})
+        self.spec = get_method(method).with_overrides(**{k: options[k] for k in routing_keys if k in options})
         self.max_length = int(options.get("max_length", 512))
         _, source, revision, _ = locate(model, options.get("revision"))
         self.tokenizer = tf.AutoTokenizer.from_pretrained(source, revision=revision)
@@ -123,7 +126,6 @@ class ParallelEncoder:
 
     def use_cache(self, folder: str, mode: str = "readwrite"):
         """As ``Encoder.use_cache``: the parent serves hits, workers only see the misses."""
-        from .embed_cache import attach
 
         self.cache = attach(self, folder, mode)
         return self.cache
@@ -131,17 +133,13 @@ class ParallelEncoder:
     def encode(self, texts: Sequence[str], prompt_type: str = "document", batch_size: int = 32,
                show_progress_bar: bool | None = None) -> np.ndarray:
         """Same contract as ``Encoder.encode``."""
-        from .embed_cache import cached_encode
-        from .encoder import validate_texts
 
         texts = validate_texts(texts)
         return cached_encode(self.cache, texts, prompt_type, self.dim,
                              lambda todo: self._encode_uncached(todo, prompt_type, batch_size))
 
     def _encode_uncached(self, texts: list[str], prompt_type: str, batch_size: int) -> np.ndarray:
-        import time
 
-        from .prompts import length_sorted_batches
 
         start = time.perf_counter()
         encoded = self.inputs.encode(texts, prompt_type)
@@ -167,7 +165,7 @@ class ParallelEncoder:
                 proc.terminate()
         self.procs = []
 
-    def __enter__(self) -> "ParallelEncoder":
+    def __enter__(self) -> ParallelEncoder:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -1,13 +1,22 @@
-"""Where kvembed keeps what it derives on disk (converted weights, tiny models, layer choices)."""
+"""Files and keys: where kvembed keeps what it derives on disk (converted weights, tiny models, layer
+choices), atomic writes, and the one stable hash every cache and result key is made with."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any
+
+
+def stable_hash(obj: Any, length: int = 16) -> str:
+    """Hex digest of a JSON-able object, the same in every process and on every machine."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:length]
 
 
 def cache_dir(*parts: str) -> Path:
@@ -46,7 +55,15 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        # mkstemp makes 0600 files; results are shared by a group, so honour the umask like open() would
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

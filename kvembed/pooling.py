@@ -1,4 +1,4 @@
-"""Pooling the final hidden layer into one vector per text (method.md §3).
+"""Pooling the final hidden layer into one vector per text (docs/method.md §3).
 
 ``mean_last`` (KV-Embedding's default) is e = (h_last + mean_i h_i) / 2 over the real tokens, prompt
 tokens included; ``mean_text`` averages the text's own tokens only (for Echo: its second copy);

@@ -20,8 +20,9 @@ from __future__ import annotations
 import copy
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 TEXT, PST, EOS = "{text}", "{pst}", "{eos}"
 PLACEHOLDER_TOKEN = "<PST>"  # Token Prepending's placeholder, a token added to the tokenizer
@@ -60,7 +61,7 @@ class Prompt:
         return self.document
 
     @staticmethod
-    def same(template: str | None) -> "Prompt":
+    def same(template: str | None) -> Prompt:
         return Prompt(template, template)
 
 
@@ -103,7 +104,7 @@ class Encoded:
     pst_index: int | None
     truncated: bool
     content_start: int = 0
-    negative: "Encoded | None" = None
+    negative: Encoded | None = None
 
 
 def special_tokens_around(tokenizer: Any) -> tuple[list[int], list[int]]:

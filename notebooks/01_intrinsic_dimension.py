@@ -21,7 +21,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from kvembed import figure_data
+from kvembed.report import figure_data
 
 RESULTS, FIGURES = figure_data.folders()
 

@@ -22,7 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from kvembed import figure_data
+from kvembed.report import figure_data
 
 RESULTS, FIGURES = figure_data.folders()
 
@@ -49,7 +49,8 @@ for col, backbone in enumerate(backbones):
     ax.legend(fontsize=8)
     # paired differences are far tighter than the absolute intervals: the same pairs score both runs
     dx.errorbar(t["start"], 100 * t["vs_no_reroute"], marker="o", capsize=3, color="tab:green",
-                yerr=[100 * (t["vs_no_reroute"] - t["vs_no_reroute_low"]), 100 * (t["vs_no_reroute_high"] - t["vs_no_reroute"])])
+                yerr=[100 * (t["vs_no_reroute"] - t["vs_no_reroute_low"]),
+                      100 * (t["vs_no_reroute_high"] - t["vs_no_reroute"])])
     dx.axhline(0, color="grey", ls="--")
     dx.set_xlabel("first layer of the re-routed window")
     dx.set_ylabel("Δ vs no re-routing (paired 95% CI)")
@@ -66,7 +67,8 @@ for label, t in curves.items():
     t = t.assign(bias=t["variant"].str.removeprefix("bias=").astype(float)).sort_values("bias")
     ax.errorbar(t["bias"], 100 * t["score"], yerr=figure_data.yerr(t), marker="o", capsize=3, label=label)
     dx.errorbar(t["bias"], 100 * t["vs_no_reroute"], marker="o", capsize=3, label=label,
-                yerr=[100 * (t["vs_no_reroute"] - t["vs_no_reroute_low"]), 100 * (t["vs_no_reroute_high"] - t["vs_no_reroute"])])
+                yerr=[100 * (t["vs_no_reroute"] - t["vs_no_reroute_low"]),
+                      100 * (t["vs_no_reroute_high"] - t["vs_no_reroute"])])
 baseline(ax, next(iter(curves.values())))
 dx.axhline(0, color="grey", ls="--")
 ax.set_ylabel("STSBenchmark Spearman ×100")

@@ -22,7 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from kvembed import figure_data
+from kvembed.report import figure_data
 
 RESULTS, FIGURES = figure_data.folders()
 

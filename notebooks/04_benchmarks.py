@@ -22,12 +22,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from kvembed import figure_data
+from kvembed.report import figure_data
 
 RESULTS, FIGURES = figure_data.folders()
 
 # %%
-loco = figure_data.require(figure_data.locov1_by_length(RESULTS), "run `make figures` (experiment=locov1_length_offline)")
+loco = figure_data.require(figure_data.locov1_by_length(RESULTS),
+                           "run `make figures` (experiment=locov1_length_offline)")
 fig, ax = plt.subplots(figsize=(6.5, 4))
 for method, g in loco.groupby("method"):
     ax.plot(g["max_length"], 100 * g["ndcg_at_10"], marker="o", label=method)

@@ -19,7 +19,6 @@ import ctypes
 import os
 import platform
 import sys
-import statistics
 import threading
 import time
 from pathlib import Path
@@ -29,7 +28,7 @@ import pandas as pd
 import torch
 
 from kvembed import Encoder
-from kvembed.backbones import load_backbone
+from kvembed.backbones import load_backbone, locate
 from kvembed.methods import get_method
 
 METHODS = {  # label -> (method, overrides)
@@ -60,7 +59,7 @@ class PeakMemory:
         with open("/proc/self/statm") as fh:
             return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         if self.device.startswith("cuda"):
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
@@ -133,6 +132,7 @@ def main() -> None:
     ap.add_argument("--dtype", default="auto")
     ap.add_argument("--lengths", type=int, nargs="+", default=None)
     ap.add_argument("--tokens", type=int, default=4096, help="tokens per measurement (texts = tokens // length)")
+    ap.add_argument("--min-texts", type=int, default=16, help="at least this many texts per measurement")
     ap.add_argument("--sts-texts", type=int, default=600, help="STS-B texts for the batching comparison")
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=3)
@@ -157,16 +157,25 @@ def main() -> None:
             continue
         if name == "kvembed" and "layers" not in overrides:
             overrides = dict(overrides, layers=list(auto.layers))
-        encoders[label] = Encoder(backbone, Encoder.configure(get_method(name), **overrides), max_length=room)
+        encoders[label] = Encoder(backbone, get_method(name).with_overrides(**overrides), max_length=room)
 
+    if not args.skip_extras:  # timed in the same interleaved rounds, on the same texts and batch size
+        st = SentenceTransformersEncoder.load(backbone)
+        if isinstance(st, str):
+            print(f"  {st}")
+        else:
+            encoders[ST_LABEL] = st
     rows = []
+    labels = list(encoders)
     for n in lengths:
-        count = max(1, args.tokens // n)
+        count = max(args.min_texts, args.tokens // n)
         texts = texts_of_length(backbone.tokenizer, n, count)
         for enc in encoders.values():  # warm-up (allocator, kernels)
             enc.encode(texts[: min(2, count)], batch_size=args.batch_size, show_progress_bar=False)
         for r in range(args.repeats):
-            for label, enc in encoders.items():
+            # each round starts with another method, so no method always pays for being measured first
+            for label in labels[r % len(labels):] + labels[: r % len(labels)]:
+                enc = encoders[label]
                 seconds, peak, tokens = timed(enc, texts, args.batch_size)
                 rows.append({"length": n, "method": label, "round": r, "texts_per_s": count / seconds,
                              "tokens_per_s": tokens / seconds, "peak_mb": peak, "texts": count})
@@ -189,9 +198,11 @@ def main() -> None:
                        "memory_vs_plain": 3, "speed_vs_same_prompt": 3}).to_markdown(index=False)
     header = (f"# Throughput and memory: KV-Embedding vs one plain forward\n\nMachine: {machine}; backbone "
               f"`{args.model}` ({backbone.dtype}); batch {args.batch_size}; {args.repeats} interleaved rounds "
-              f"(median texts/s; max peak memory above the loaded model: CUDA allocator, or process RSS with glibc's mmap threshold fixed so freed memory is returned).\n\nCommand: `python scripts/bench.py "
+              "(median texts/s; max peak memory above the loaded model: CUDA allocator, or process RSS with "
+              "glibc's mmap threshold fixed so freed memory is returned).\n\nCommand: `python scripts/bench.py "
               f"--model {args.model}" + (f" --dtype {args.dtype}" if args.dtype != "auto" else "") +
-              f" --lengths {' '.join(map(str, lengths))} --tokens {args.tokens} --repeats {args.repeats}"
+              f" --lengths {' '.join(map(str, lengths))} --tokens {args.tokens} --min-texts {args.min_texts}"
+              f" --repeats {args.repeats}"
               f" --batch-size {args.batch_size}"
               + (f" --methods {' '.join(repr(m) for m in args.methods)}" if args.methods != list(METHODS) else "")
               + (" --skip-extras" if args.skip_extras else "") + "`\n\n"
@@ -218,12 +229,13 @@ def extras(args, backbone, encoders, auto) -> str:
     plain.sort_by_length = True
 
     cold, cached = auto_cost(backbone, auto.max_length)
-    st_line = sentence_transformers_line(backbone, sts, plain, t_sorted)
     return (f"\n\n- Length-sorted batching vs arrival order (STS-B test, {len(sts)} texts, batch 32, plain "
             f"forward): {t_arrival / t_sorted:.2f}x faster sorted ({len(sts) / t_sorted:.1f} vs "
             f"{len(sts) / t_arrival:.1f} texts/s).\n- One-off cost of `layers=auto`: {cold:.1f} s with an empty "
             f"cache (the TwoNN estimate over {auto.layer_choice.spec.n_samples:,} texts), {cached:.2f} s once "
-            f"cached on disk; chosen layers {list(auto.layers)}.\n- {st_line}\n")
+            f"cached on disk; chosen layers {list(auto.layers)}.\n- `{ST_LABEL}`: sentence-transformers' "
+            "Transformer + mean Pooling over the same weights, timed in the same rounds as the methods above "
+            "(its `speed_vs_plain` is kvembed's plain forward against it, inverted).\n")
 
 
 def auto_cost(backbone, max_length: int) -> tuple[float, float]:
@@ -241,24 +253,36 @@ def auto_cost(backbone, max_length: int) -> tuple[float, float]:
         return build(), build()
 
 
-def sentence_transformers_line(backbone, texts, plain: Encoder, t_ours: float) -> str:
-    """Time a plain sentence-transformers encode (mean pooling) of the same weights, where it loads."""
-    try:
-        from sentence_transformers import SentenceTransformer, models
+class SentenceTransformersEncoder:
+    """sentence-transformers' mean pooling of the same weights, behind the interface ``timed`` uses."""
 
-        word = models.Transformer(backbone.source, model_args={"dtype": getattr(torch, backbone.dtype)})
-        if word.tokenizer.pad_token is None:
-            word.tokenizer.pad_token = word.tokenizer.eos_token
-        st = SentenceTransformer(modules=[word, models.Pooling(word.get_word_embedding_dimension(), "mean")],
-                                 device=backbone.device)
-        st.encode(texts[:8], batch_size=32)
-        start = time.perf_counter()
-        st.encode(texts, batch_size=32)
-        t_st = time.perf_counter() - start
-        return (f"sentence-transformers mean pooling of the same model: {len(texts) / t_st:.1f} texts/s vs "
-                f"kvembed plain {len(texts) / t_ours:.1f} texts/s ({t_st / t_ours:.2f}x)")
-    except Exception as err:  # noqa: BLE001 - report, do not fail the benchmark
-        return f"sentence-transformers comparison unavailable: {type(err).__name__}: {err}"
+    def __init__(self, model, device: str) -> None:
+        self.model = model
+        self.backbone = type("B", (), {"device": device})()
+        self.stats = {"tokens": 0}
+
+    @classmethod
+    def load(cls, backbone) -> SentenceTransformersEncoder | str:
+        try:
+            from sentence_transformers import SentenceTransformer, models
+
+            folder = locate(backbone.name)[1]  # the loadable folder (a GGUF backbone's converted copy)
+            word = models.Transformer(folder, model_args={"dtype": getattr(torch, backbone.dtype)})
+            if word.tokenizer.pad_token is None:
+                word.tokenizer.pad_token = word.tokenizer.eos_token
+            st = SentenceTransformer(modules=[word, models.Pooling(word.get_word_embedding_dimension(), "mean")],
+                                     device=backbone.device)
+            return cls(st, backbone.device)
+        except Exception as err:  # noqa: BLE001 - report, do not fail the benchmark
+            return f"sentence-transformers comparison unavailable: {type(err).__name__}: {err}"
+
+    def encode(self, texts, batch_size: int = 32, show_progress_bar: bool = False):
+        tok = self.model.tokenizer(list(texts), add_special_tokens=True)["input_ids"]
+        self.stats["tokens"] += sum(len(t) for t in tok)
+        return self.model.encode(list(texts), batch_size=batch_size, show_progress_bar=show_progress_bar)
+
+
+ST_LABEL = "sentence-transformers (mean)"
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import random
 from pathlib import Path
 
 from kvembed.data.stsb import load_stsb
-from kvembed.tasks.locov1 import SUBSETS
+from kvembed.eval.tasks.locov1 import SUBSETS
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "locov1"
 

@@ -21,7 +21,7 @@ def main() -> None:
     from huggingface_hub import snapshot_download
 
     from kvembed.backbones import BACKBONES
-    from kvembed.tasks import benchmark_task_names, get_task, load_task_data
+    from kvembed.eval.tasks import benchmark_task_names, get_task, load_task_data
 
     for name in args.backbones:
         spec = BACKBONES[name]
@@ -37,7 +37,8 @@ def main() -> None:
         for task_name in names:
             task = get_task(task_name)
             load_task_data(task)
-            print(f"{bench}: {task_name} cached ({task.metadata.dataset.get('path')}@{task.metadata.dataset.get('revision')})")
+            data = task.metadata.dataset
+            print(f"{bench}: {task_name} cached ({data.get('path')}@{data.get('revision')})")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ def run(notebook: Path, results: Path, figures: Path, timeout: int = 600) -> Pat
     figures.mkdir(parents=True, exist_ok=True)
     out = figures / f"{notebook.stem}.ipynb"
     nbformat.write(nb, out)
+    # committed copies must not carry this machine's absolute paths
+    out.write_text(out.read_text().replace(str(ROOT) + "/", "").replace(str(ROOT), "."))
     return out
 
 
@@ -47,7 +49,8 @@ def main() -> None:
         try:
             run(nb, args.results, figures)
         except Exception as err:  # noqa: BLE001 - report every failing notebook, then fail
-            failed.append(f"{nb.name}: {type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}")
+            last = str(err).strip().splitlines()[-1] if str(err).strip() else ""
+            failed.append(f"{nb.name}: {type(err).__name__}: {last}")
     for png in sorted(figures.glob("*.png")):
         print(f"  wrote {png.relative_to(ROOT) if png.is_relative_to(ROOT) else png}")
     if failed:

@@ -18,7 +18,9 @@ import torch
 from kvembed import Encoder
 from kvembed.backbones import load_backbone
 from kvembed.data.stsb import load_stsb
-from kvembed.sts import evaluate_sts
+from kvembed.eval.sts import evaluate_sts
+from kvembed.harness.results import write_table
+from kvembed.provenance import code_version, git_commit
 
 DEFAULT_METHODS = ["mean", "last", "prompteol", "pretcot", "ke", "echo", "token_prepending", "cp",
                    "kvembed_no_reroute", "kvembed"]
@@ -43,17 +45,21 @@ def main() -> None:
         rows.append({"method": name, "spearman": round(res.spearman, 2), "texts_per_s": round(res.texts_per_second, 1),
                      "layers": ",".join(map(str, enc.layers)) or "-", "n_pairs": res.n_pairs})
         print(rows[-1], flush=True)
-    df = pd.DataFrame(rows)
-    header = (f"STS-B {args.split} ({len(pairs)} pairs), backbone {args.model}, {backbone.dtype} on {backbone.device}; "
-              f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
-              f"batch {args.batch_size}.\n\nCommand: `python scripts/stsb_methods.py --model {args.model} "
+    df = pd.DataFrame(rows).assign(git_commit=git_commit(), code_version=code_version("scores"))
+    quantised = (" (SmolLM2-135M-Instruct from a 4-bit Q4_1 GGUF, dequantised to fp32: the scores are those of the "
+                 "quantised weights)") if args.model == "smollm2-135m" else ""
+    header = (f"STS-B {args.split} ({len(pairs)} pairs), backbone {args.model}{quantised}, {backbone.dtype} on "
+              f"{backbone.device}; {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+              f"batch {args.batch_size}. Code: commit `{git_commit()}`, code version `{code_version('scores')}`."
+              f"\n\nCommand: `python scripts/stsb_methods.py --model {args.model} "
               f"--split {args.split}" + (f" --limit {args.limit}" if args.limit else "") + "`\n\n")
-    table = df.to_markdown(index=False) if _has_tabulate() else df.to_string(index=False)
+    shown = df.drop(columns=["git_commit", "code_version"])
+    table = shown.to_markdown(index=False) if _has_tabulate() else shown.to_string(index=False)
     print(table)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(header + table + "\n")
-        df.to_parquet(args.out.with_suffix(".parquet"))
+        write_table(df, args.out.with_suffix(".parquet"))
 
 
 def _has_tabulate() -> bool:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-os.environ.setdefault("WANDB_MODE", "offline")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from kvembed.hub import go_offline
+
+go_offline()
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -23,6 +22,14 @@ SENTENCES = [
     "Stocks fell sharply on Monday after the central bank raised interest rates again.",
     "A cat.",
 ]
+
+
+@pytest.fixture(scope="session")
+def compose():
+    """compose(overrides) -> the Hydra config the runner would get (one composition helper for every test)."""
+    from kvembed.harness.study import compose_config
+
+    return compose_config
 
 
 @pytest.fixture(scope="session")

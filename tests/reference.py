@@ -2,13 +2,13 @@
 
 It shares nothing with ``kvembed.attention``: it decides visibility itself from the 2-D padding mask
 (causal, padding, sliding window), finds each row's last real token itself, re-rotates with its own
-RoPE frequencies, and computes every query's softmax in an explicit Python loop. Registered as an
+RoPE frequencies, and computes every query's softmax in an explicit Python loop over queries (all heads
+of a query at once, in float64). Registered as an
 attention function named ``reference``; the model's projections, norms and RoPE stay stock.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
@@ -56,36 +56,35 @@ def reference_attention(module, query, key, value, attention_mask, dropout=0.0, 
     layer = module.layer_idx
     selected = layer in ctx.layers
     out = torch.zeros(B, S, H, D, dtype=query.dtype)
+    heads = torch.arange(H) // groups  # the KV head each query head reads
     for b in range(B):
         real = [j for j in range(S) if bool(ctx.padding_mask[b, j])]
         n = real[-1]
-        for h in range(H):
-            kh = h // groups
-            k_pre, v_pre = key[b, kh, n], value[b, kh, n]
-            if selected and ctx.mode == "capture":
-                ctx.captured[(layer, b, kh)] = (k_pre.clone(), v_pre.clone())
-            if selected and ctx.mode == "inject":
-                k_pre, v_pre = ctx.captured[(layer, b, kh)]
-            if selected and ctx.prefix_position is not None and ctx.mode in ("reroute", "inject"):
-                # token n sits at RoPE position len(real) - 1 (left padding shifts its index, not its position)
-                k_pre = _rerotate(k_pre, ctx.prefix_position - (len(real) - 1), ctx.rope_theta)
-            for i in range(S):
-                if i not in real:
-                    continue  # padded query rows are never compared
-                if selected and ctx.mode == "bidirectional":
-                    visible = [j for j in real if W is None or abs(i - j) < W]
-                else:
-                    visible = [j for j in real if j <= i and (W is None or i - j < W)]
-                logits = [float(query[b, h, i].double() @ key[b, kh, j].double()) * scale for j in visible]
-                vals = [value[b, kh, j].double() for j in visible]
-                if selected and ctx.mode in ("reroute", "inject"):
-                    logits.insert(0, float(query[b, h, i].double() @ k_pre.double()) * scale + ctx.bias)
-                    vals.insert(0, v_pre.double())
-                m = max(logits)
-                w = [math.exp(x - m) for x in logits]
-                z = sum(w)
-                acc = sum(wi / z * v for wi, v in zip(w, vals))
-                out[b, i, h] = acc.to(query.dtype)
+        k_pre, v_pre = key[b, :, n], value[b, :, n]  # (Hkv, D)
+        if selected and ctx.mode == "capture":
+            ctx.captured[(layer, b)] = (k_pre.clone(), v_pre.clone())
+        if selected and ctx.mode == "inject":
+            k_pre, v_pre = ctx.captured[(layer, b)]
+        if selected and ctx.prefix_position is not None and ctx.mode in ("reroute", "inject"):
+            # token n sits at RoPE position len(real) - 1 (left padding shifts its index, not its position)
+            k_pre = torch.stack([_rerotate(k, ctx.prefix_position - (len(real) - 1), ctx.rope_theta) for k in k_pre])
+        for i in range(S):
+            if i not in real:
+                continue  # padded query rows are never compared
+            if selected and ctx.mode == "bidirectional":
+                visible = [j for j in real if W is None or abs(i - j) < W]
+            else:
+                visible = [j for j in real if j <= i and (W is None or i - j < W)]
+            q = query[b, :, i].double()  # (H, D)
+            keys = key[b][heads][:, visible].double()  # (H, V, D)
+            vals = value[b][heads][:, visible].double()
+            logits = torch.einsum("hvd,hd->hv", keys, q) * scale
+            if selected and ctx.mode in ("reroute", "inject"):
+                prefix = (k_pre[heads].double() * q).sum(-1) * scale + ctx.bias  # (H,)
+                logits = torch.cat([prefix[:, None], logits], dim=1)
+                vals = torch.cat([v_pre[heads].double()[:, None], vals], dim=1)
+            w = torch.exp(logits - logits.max(dim=1, keepdim=True).values)  # this query's softmax, written out
+            out[b, i] = torch.einsum("hv,hvd->hd", w / w.sum(dim=1, keepdim=True), vals).to(query.dtype)
     return out, None
 
 

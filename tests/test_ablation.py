@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pytest
 
-from kvembed.ablation import QUESTIONS, STAGES, Question, _layers, conclusion
+from kvembed.report.ablation import QUESTIONS, STAGES, Question, _layers, conclusion
 
 
 def test_layer_lists_collapse_into_runs():
-    assert _layers("[3, 4, 5]") == "3–5"
-    assert _layers("[0, 1, 2, 5, 7, 8]") == "0–2, 5, 7–8"
-    assert _layers("[]") == "none"
+    assert _layers([3, 4, 5]) == "3–5"
+    assert _layers(np.array([0, 1, 2, 5, 7, 8])) == "0–2, 5, 7–8"  # as read back from a list column
+    assert _layers([]) == "none" and _layers(None) == "none"
 
 
 def test_every_question_belongs_to_a_stage_the_driver_runs():
@@ -33,8 +35,9 @@ def test_conclusion_says_no_difference_when_the_paired_interval_covers_zero():
     assert single.startswith("a scores 52.00;") and "worst" not in single
 
 
+@pytest.mark.integration
 def test_every_question_expands_into_valid_jobs_with_distinct_result_folders():
-    from kvembed.study import experiment_jobs
+    from kvembed.harness.study import experiment_jobs
 
     for q in QUESTIONS:
         jobs = experiment_jobs(q.experiment, q.overrides)

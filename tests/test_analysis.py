@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kvembed.analysis import alignment, geometry, isotropy, layer_id_curve, mean_cosine, uniformity
+from kvembed.eval.geometry import alignment, geometry, isotropy, mean_cosine, uniformity
+from kvembed.report.analysis import layer_id_curve
 
 
 def test_alignment_is_zero_for_identical_pairs_and_four_for_opposite():

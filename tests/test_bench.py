@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -17,12 +20,15 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_bench_writes_a_ratio_per_method_and_length_and_the_extras(tmp_path):
     out = tmp_path / "bench.md"
     subprocess.run([sys.executable, str(ROOT / "scripts" / "bench.py"), "--model", "tiny-llama", "--lengths", "16",
-                    "32", "--tokens", "32", "--repeats", "1", "--sts-texts", "32", "--out", str(out)],
+                    "32", "--tokens", "32", "--min-texts", "4", "--repeats", "2", "--sts-texts", "32",
+                    "--out", str(out)],
                    check=True, capture_output=True, cwd=ROOT)
     raw = pd.read_parquet(out.with_suffix(".parquet"))
     assert set(raw["length"]) == {16, 32}
     assert {"plain (mean)", "kvembed (auto)", "kvembed (all layers)", "prompteol", "echo",
-            "token_prepending"} <= set(raw["method"])
+            "token_prepending", "cp", "sentence-transformers (mean)"} <= set(raw["method"])
+    assert (raw.groupby(["length", "method"]).size() == 2).all()  # every method in every interleaved round
+    assert (raw["texts"] >= 4).all()
     assert (raw["texts_per_s"] > 0).all() and (raw["peak_mb"] >= 0).all()
     text = out.read_text()
     assert "speed_vs_plain" in text and "memory_vs_plain" in text

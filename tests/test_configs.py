@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 
-from kvembed.config import validate
-from kvembed.run import CONFIG_DIR, encoder_options, result_key
+from kvembed.harness.config import validate
+from kvembed.harness.run import CONFIG_DIR, encoder_options, result_key
+from kvembed.harness.study import compose_config
 
 GROUPS = ["backbone", "method", "layers", "pooling", "benchmark", "logger"]
 
@@ -18,8 +18,7 @@ def options(group: str) -> list[str]:
 
 
 def composed(overrides: list[str]):
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name="config", overrides=overrides)
+    return compose_config(overrides)
 
 
 @pytest.mark.parametrize("group, option", [(g, o) for g in GROUPS for o in options(g)])
@@ -50,12 +49,14 @@ def test_sweep_values_change_the_result_key():
 
 @pytest.mark.parametrize("overrides, message", [
     (["pooling.name=max"], "Invalid value 'max'"),
-    (["bias=high"], "could not be converted to Float"),
+    (["bias=high"], "bias must be a number"),
+    (["prefix_position=-1"], "prefix_position must be >= 0"),
+    (["prompt=no slot here"], "no {text} placeholder"),
     (["max_length=2"], "max_length must be at least 8"),
     (["batch_size=0"], "batch_size must be >= 1"),
     (["layers=auto", "layers.estimator=pca"], "Unknown layer estimator 'pca'"),
     (["layers=range", "layers.start=null"], "needs start"),
-    (["routing_impl=fast"], "routing_impl must be flat or masked"),
+    (["routing_impl=fast"], "routing_impl must be one of"),
     (["backbone.dtype=float8"], "Invalid value 'float8'"),
     (["benchmark.limit=0"], "benchmark.limit"),
 ])
@@ -73,3 +74,23 @@ def test_method_group_lists_exactly_the_registered_methods():
     files = {p.stem: OmegaConf.load(p).name for p in (Path(CONFIG_DIR) / "method").glob("*.yaml")}
     assert all(stem == name for stem, name in files.items())
     assert set(files) == set(METHOD_NAMES)
+
+
+def test_backbone_group_lists_exactly_the_registered_backbones():
+    from omegaconf import OmegaConf
+
+    from kvembed.backbones import BACKBONES
+
+    files = {p.stem: OmegaConf.load(p) for p in (Path(CONFIG_DIR) / "backbone").glob("*.yaml")}
+    assert all(stem == cfg.name for stem, cfg in files.items())
+    assert set(files) == set(BACKBONES)
+    for stem, cfg in files.items():  # a pinned revision in the YAML is the registry's
+        assert cfg.revision == BACKBONES[stem].revision
+
+
+def test_one_configuration_has_one_result_key():
+    """bias=1 and bias=1.0 are the same job; a LayerSpec field a config never sets stays out of the key."""
+    assert result_key(validate(composed(["bias=1"]))) == result_key(validate(composed(["bias=1.0"])))
+    explicit = result_key(validate(composed(["layers=explicit", "layers.layers=[2,3]"])))
+    assert "sample_set" not in explicit["layers"]
+    assert result_key(validate(composed(["bias=default"]))) == result_key(validate(composed([])))

@@ -11,7 +11,7 @@ from kvembed.methods import get_method
 
 
 def _enc(bb, **overrides):
-    return Encoder(bb, Encoder.configure(get_method("kvembed"), layers=[2], **overrides))
+    return Encoder(bb, get_method("kvembed").with_overrides(layers=[2], **overrides))
 
 
 def test_second_encode_is_served_from_the_cache(tiny_backbones, sentences, tmp_path):

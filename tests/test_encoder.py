@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from kvembed import Encoder, METHOD_NAMES, forward
+from kvembed import METHOD_NAMES, Encoder, forward
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def test_encode_returns_unit_float32_rows(llama, sentences):
 def _method(name, **overrides):
     from kvembed.methods import get_method
 
-    return Encoder.configure(get_method(name), **overrides)
+    return get_method(name).with_overrides(**overrides)
 
 
 @pytest.mark.parametrize("arch", ["llama", "mistral", "qwen3"])
@@ -139,7 +139,7 @@ def test_empty_strings_are_encoded_as_the_prompt(llama, tiny_backbones):
     (dict(method="kvembed", pooling="max"), "Unknown pooling 'max'"),
     (dict(method="kvembed", layers=[0, 99]), r"out of range.*0\.\.5"),
     (dict(method="kvembed", layers=[1], bias="high"), "bias must be a number"),
-    (dict(method="kvembed", layers=[1], routing_impl="fast"), "Unknown routing impl"),
+    (dict(method="kvembed", layers=[1], routing_impl="fast"), "routing_impl must be one of"),
     (dict(method="kvembed", prompt={"passage": "{text}"}), "Prompt roles"),
     (dict(method="kvembed", prompt="no slot"), "no {text}"),
     (dict(method="last", max_length=0), "positive integer"),
@@ -166,6 +166,7 @@ def test_over_long_texts_are_truncated_not_rejected(llama):
 
 
 # ------------------------------------------------------------------ CLI
+@pytest.mark.integration
 def test_cli_encodes_a_text_file_and_jsonl(tmp_path):
     txt = tmp_path / "in.txt"
     txt.write_text("A girl is styling her hair.\nA man plays guitar.\n")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kvembed.item_scores import bootstrap_ci, ndcg_at_k, paired_difference_ci
+from kvembed.eval.item_scores import bootstrap_ci, ndcg_at_k, paired_difference_ci
 
 
 def sts(pred, gold) -> pd.DataFrame:

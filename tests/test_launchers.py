@@ -6,8 +6,11 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
-from kvembed import results
+from kvembed.harness import results
+
+pytestmark = pytest.mark.integration
 
 ARGS = ["backbone=tiny-llama", "benchmark=offline_smoke", "benchmark.limit=16", "benchmark.tasks=[STSBenchmark]",
         "layers=explicit", "layers.layers=[2,3]", "logger=none", "bias=0,2"]

@@ -5,16 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
-import torch
-from hydra import compose, initialize_config_dir
 
-from kvembed import Encoder, forward, tables
+from kvembed import Encoder, forward
+from kvembed.eval.tasks import get_task
+from kvembed.eval.tasks.locov1 import LOCOV1_TASKS, SUBSETS
+from kvembed.harness.run import run
 from kvembed.methods import get_method
-from kvembed.run import CONFIG_DIR, run
-from kvembed.tasks import get_task
-from kvembed.tasks.locov1 import LOCOV1_TASKS, SUBSETS
+from kvembed.report import tables
 
 FIXTURE = str(Path(__file__).parent / "fixtures" / "locov1")
 
@@ -29,15 +27,15 @@ def test_twelve_tasks_and_the_loader_layout():
     assert all(len(v) == 1 and set(v.values()) == {1} for v in split["relevant_docs"].values())
 
 
-def test_locov1_fixture_runs_end_to_end_and_renders_the_length_table(tmp_path):
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        overrides = ["backbone=tiny-qwen3", "benchmark=locov1_fixture", f"benchmark.data_dir={FIXTURE}",
-                     "benchmark.tasks=[LoCoV1.qmsum,LoCoV1.gov_report]", "layers=explicit", "layers.layers=[3]",
-                     "logger=none", f"results_dir={tmp_path}", "batch_size=4"]
-        for length in (256, 1024):
-            df = run(compose(config_name="config", overrides=[*overrides, f"max_length={length}"]))
-            assert set(df.loc[df["is_main"], "metric"]) == {"main_score"}
-            assert df.loc[df["metric"] == "ndcg_at_10", "value"].between(0, 1).all()
+@pytest.mark.integration
+def test_locov1_fixture_runs_end_to_end_and_renders_the_length_table(tmp_path, compose):
+    overrides = ["backbone=tiny-qwen3", "benchmark=locov1_fixture", f"benchmark.data_dir={FIXTURE}",
+                 "benchmark.tasks=[LoCoV1.qmsum,LoCoV1.gov_report]", "layers=explicit", "layers.layers=[3]",
+                 "logger=none", f"results_dir={tmp_path}", "batch_size=4"]
+    for length in (256, 1024):
+        df = run(compose([*overrides, f"max_length={length}"]))
+        assert set(df.loc[df["is_main"], "metric"]) == {"main_score"}
+        assert df.loc[df["metric"] == "ndcg_at_10", "value"].between(0, 1).all()
     tables.render(tmp_path)
     loco = (tmp_path / "locov1.md").read_text()
     assert "256 tok" in loco and "1024 tok" in loco and "kvembed" in loco
@@ -47,7 +45,7 @@ def test_locov1_fixture_runs_end_to_end_and_renders_the_length_table(tmp_path):
 def test_a_4096_token_input_keeps_the_suffix_and_both_paths_agree(arch, tiny_backbones):
     bb = tiny_backbones(arch)
     text = " ".join(["the quick brown fox jumps over the lazy dog"] * 1200)
-    spec = Encoder.configure(get_method("kvembed"), layers=[1, 4])
+    spec = get_method("kvembed").with_overrides(layers=[1, 4])
     enc = Encoder(bb, spec, max_length=4096)
     (e,) = enc.tokenize([text])
     assert len(e.ids) == 4096 and e.truncated
@@ -55,7 +53,7 @@ def test_a_4096_token_input_keeps_the_suffix_and_both_paths_agree(arch, tiny_bac
     assert list(e.ids[-len(suffix):]) == suffix
     short = enc.tokenize(["a short one"])[0]
     batch = forward.make_batch([e, short], bb.tokenizer.pad_token_id, "right")
-    outs = {impl: forward.run(bb.model, batch, routing=Encoder.configure(spec, routing_impl=impl).routing,
+    outs = {impl: forward.run(bb.model, batch, routing=spec.with_overrides(routing_impl=impl).routing,
                               layers=enc.layers).last_hidden_state for impl in ("flat", "masked")}
     m = batch.real
     assert float((outs["flat"][m] - outs["masked"][m]).abs().max()) < 1e-5

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.py"))
 FIGURES = {  # notebook -> the figures it must write
@@ -30,9 +32,10 @@ def test_every_notebook_is_listed_with_its_figures():
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_writes_its_figures_from_results(notebook, tmp_path):
+def test_notebook_writes_its_figures_from_results(notebook, tmp_path, monkeypatch):
     from matplotlib.image import imread
 
+    monkeypatch.setenv("KVEMBED_BOOTSTRAP", "100")  # the figures' intervals need not be publication-grade here
     executed = _runner().run(notebook, ROOT / "results", tmp_path)
     assert executed.exists()
     for name in FIGURES[notebook.stem]:

@@ -8,6 +8,8 @@ import pytest
 from kvembed import Encoder
 from kvembed.parallel import ParallelEncoder
 
+pytestmark = pytest.mark.integration
+
 
 def test_two_cpu_processes_match_single_process(sentences):
     texts = sentences * 3 + ["one more, shorter", "and a last, rather longer text to break the ties in length"]
@@ -26,19 +28,14 @@ def test_worker_failures_surface_in_the_parent():
         ParallelEncoder("tiny-llama", method="kvembed", workers=1, layers=[99])
 
 
-def test_the_runner_encodes_with_two_workers(tmp_path):
-    from hydra import compose, initialize_config_dir
-
-    from kvembed.run import CONFIG_DIR, run
+def test_the_runner_encodes_with_two_workers(tmp_path, compose):
+    from kvembed.harness.run import run
 
     base = ["backbone=tiny-llama", "benchmark=offline_smoke", "benchmark.limit=16", "benchmark.tasks=[STSBenchmark]",
             "layers=explicit", "layers.layers=[2,3]", "logger=none"]
     scores = {}
     for workers in (1, 2):
-        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-            cfg = compose(config_name="config",
-                          overrides=[*base, f"workers={workers}", f"results_dir={tmp_path}/w{workers}"])
-        df = run(cfg)
+        df = run(compose([*base, f"workers={workers}", f"results_dir={tmp_path}/w{workers}"]))
         assert (df["workers"] == workers).all()
         scores[workers] = df.set_index("metric")["value"].sort_index()
     np.testing.assert_allclose(scores[1].values, scores[2].values, atol=1e-6)

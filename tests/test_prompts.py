@@ -10,8 +10,14 @@ from kvembed.methods import METHODS
 from kvembed.methods.echo import ECHO
 from kvembed.methods.kvembed import COMPRESSION_PROMPT
 from kvembed.methods.token_prepending import TEMPLATE as TP_TEMPLATE
-from kvembed.prompts import (PLACEHOLDER_TOKEN, Prompt, PromptTokenizer, prompteol_clean, special_tokens_around,
-                             with_placeholder)
+from kvembed.prompts import (
+    PLACEHOLDER_TOKEN,
+    Prompt,
+    PromptTokenizer,
+    prompteol_clean,
+    special_tokens_around,
+    with_placeholder,
+)
 
 TEXTS = ["A girl is styling her hair.", "Is it raining?", 'He said "no" twice', "", "  spaced  out  "]
 WHOLE = [m for m in METHODS.values() if m.tokenization == "whole"]

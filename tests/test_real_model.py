@@ -7,9 +7,12 @@ sanity floor (a random-init model scores ~0), not a target: measured values live
 from __future__ import annotations
 
 import pytest
+
 from kvembed import Encoder
 from kvembed.data.stsb import load_stsb
-from kvembed.sts import cosine_rows, evaluate_sts
+from kvembed.eval.sts import cosine_rows, evaluate_sts
+
+pytestmark = pytest.mark.integration
 
 
 def test_stsb_files_are_the_original_splits():

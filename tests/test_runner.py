@@ -12,19 +12,22 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
 
-from kvembed import results, tables
-from kvembed.run import CONFIG_DIR, run
+from kvembed.harness import results
+from kvembed.harness.run import run
+from kvembed.harness.study import compose_config
+from kvembed.report import tables
+
+pytestmark = pytest.mark.integration
 
 BASE = ["backbone=tiny-llama", "benchmark=offline_smoke", "benchmark.limit=24", "layers=explicit",
         "layers.layers=[2,3]", "batch_size=8"]
-TASKS = ["STSBenchmark", "STSBRetrieval.proxy", "STSBGenreClassification.proxy", "STSBSourceClustering.proxy"]
+TASKS = ["STSBenchmark", "STSBRetrieval.proxy", "STSBGenreClassification.proxy", "STSBSourceClustering.proxy",
+         "STSBPairClassification.proxy", "STSBReranking.proxy", "STSBSummarization.proxy"]
 
 
 def cfg(tmp_path: Path, *extra: str):
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name="config", overrides=[*BASE, f"results_dir={tmp_path}", "logger=none", *extra])
+    return compose_config([*BASE, f"results_dir={tmp_path}", "logger=none", *extra])
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +41,8 @@ def test_one_parquet_file_per_task_in_long_format(first_run):
     files = results.task_files(out / "runs")
     assert sorted(f.stem for f in files) == sorted(TASKS)
     one = pd.read_parquet(files[0])
-    required = {"run_id", "timestamp", "git_commit", "versions", "backbone", "revision", "dtype", "method",
+    required = {"run_id", "timestamp", "git_commit", "code_version", "versions", "backbone", "revision", "dtype",
+                "method",
                 "layers", "pooling", "bias", "prompt_document", "prompt_query", "max_length", "task_name",
                 "task_type", "split", "subset", "n_samples", "wall_seconds", "tokens_per_s", "peak_memory_mb",
                 "metric", "value", "is_main", "is_proxy", "config_hash"}
@@ -47,7 +51,8 @@ def test_one_parquet_file_per_task_in_long_format(first_run):
     assert set(df["task_name"]) == set(TASKS)
     assert df.loc[df["task_name"] == "STSBenchmark", "is_proxy"].eq(False).all()
     assert df.loc[df["task_name"] != "STSBenchmark", "is_proxy"].all()
-    assert (df["layers"] == "[2, 3]").all()
+    assert df["layers"].map(list).map([2, 3].__eq__).all()  # a list column, not str(list)
+    assert one["id_curve"].iloc[0] is None and list(one["layers"].iloc[0]) == [2, 3]
 
 
 def test_per_item_scores_are_written_and_reproduce_the_main_score(first_run):
@@ -79,12 +84,43 @@ def test_rerun_skips_finished_tasks_and_force_reruns(first_run):
     assert set(forced["task_name"]) == {"STSBenchmark"}
 
 
+def test_a_code_change_makes_a_rerun_compute_again(first_run, monkeypatch):
+    """Results made by other code are never reused: the resume check compares the recorded code version."""
+    import kvembed.harness.run as runner
+
+    out, _ = first_run
+    assert run(cfg(out, "benchmark.tasks=[STSBenchmark]")).empty  # same code: nothing to do
+    monkeypatch.setattr(runner, "code_version", lambda scope="scores": "a-fixed-bug")
+    again = run(cfg(out, "benchmark.tasks=[STSBenchmark]"))
+    assert set(again["task_name"]) == {"STSBenchmark"} and (again["code_version"] == "a-fixed-bug").all()
+
+
+def test_mteb_reads_the_results_back_with_its_own_result_cache(first_run):
+    import mteb
+
+    out, df = first_run
+    cache = mteb.ResultCache(out / "mteb")
+    files = list((out / "mteb").rglob("*.json"))
+    task_files = [f for f in files if f.name not in ("model_meta.json",)]
+    assert len(task_files) == len(TASKS)
+    assert all("experiments" in f.parts for f in task_files)  # the configuration is an mteb experiment
+    loaded = cache.load_results(tasks=TASKS, include_remote=False, load_experiments="match_name")
+    scores = {r.task_name: r.get_score() for m in loaded.model_results for r in m.task_results}
+    main = df[df["is_main"]].groupby("task_name")["value"].mean()
+    assert set(scores) == set(TASKS)
+    for task, value in scores.items():
+        assert value == pytest.approx(main[task], abs=1e-6)  # mteb stores scores to six decimals
+
+
 def test_table_rendering(first_run, tmp_path):
     out, _ = first_run
     md = tables.render(out).read_text()
     assert "offline proxies derived from STS-B" in md and "tiny-llama" in md
     t = pd.read_csv(out / "table1.csv")
-    assert {"STS", "Retrieval", "Classification", "Clustering", "Avg."} <= set(t.columns)
+    assert {"STS", "Retrieval", "Classification", "Clustering", "PairClassification", "Reranking",
+            "Summarization", "Avg."} <= set(t.columns)  # the paper's seven categories
+    assert set(t["code"]) <= {"current", "dirty"}  # made by this checkout's code
+    assert "Retrieval (proxy)" in md and "STS (proxy)" not in md
     frame = results.load_results(out)
     expected = frame[frame["is_main"]].groupby("task_name")["value"].mean().mean() * 100
     assert abs(t.loc[0, "Avg."] - expected) < 0.01
@@ -95,7 +131,8 @@ def test_wandb_offline_run_directory(tmp_path, monkeypatch):
     df = run(cfg(tmp_path, "logger=wandb", f"logger.dir={tmp_path}", "benchmark.tasks=[STSBenchmark]"))
     run_dirs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(run_dirs) == 1 and any(run_dirs[0].rglob("*.wandb"))
-    assert df["wandb_dir"].iloc[0].startswith(str(run_dirs[0]))
+    recorded = df["wandb_dir"].iloc[0]
+    assert run_dirs[0].name in recorded and not Path(recorded).is_absolute()  # no machine path in results
 
 
 def test_wandb_failure_never_blocks_parquet(tmp_path, monkeypatch):
@@ -142,7 +179,7 @@ def test_multirun_sweep_writes_one_file_per_task_per_job(tmp_path):
 
 
 def test_hub_backed_task_without_network_names_the_dataset():
-    from kvembed.tasks import DatasetUnavailableError, get_task, load_task_data
+    from kvembed.eval.tasks import DatasetUnavailableError, get_task, load_task_data
 
     start = time.perf_counter()
     with pytest.raises(DatasetUnavailableError, match="mteb/sts12-sts"):
@@ -151,7 +188,7 @@ def test_hub_backed_task_without_network_names_the_dataset():
 
 
 def test_unknown_task_is_a_clear_error():
-    from kvembed.tasks import get_task
+    from kvembed.eval.tasks import get_task
 
     with pytest.raises(ValueError, match="Unknown task 'NoSuchTask'"):
         get_task("NoSuchTask")
@@ -187,11 +224,12 @@ def test_rerun_with_the_embedding_cache_encodes_nothing(tmp_path, monkeypatch):
     assert (first["n_samples"] > 0).all()
     assert (again["n_samples"] == 0).all() and (again["cache_hit_rate"] == 1.0).all()
     key = ["task_name", "metric"]
-    pd.testing.assert_series_equal(first.set_index(key)["value"].sort_index(), again.set_index(key)["value"].sort_index())
+    pd.testing.assert_series_equal(first.set_index(key)["value"].sort_index(),
+                                   again.set_index(key)["value"].sort_index())
 
 
 def test_study_expands_named_experiments_into_jobs_with_their_own_result_folders():
-    from kvembed.study import experiment_jobs
+    from kvembed.harness.study import experiment_jobs
 
     jobs = experiment_jobs("bias_sweep", ["benchmark=offline_smoke"])
     assert [j.swept for j in jobs] == [{"bias": b} for b in ("-2", "0", "1", "2", "4")]
@@ -202,8 +240,8 @@ def test_study_expands_named_experiments_into_jobs_with_their_own_result_folders
 
 
 def test_study_finds_the_runner_results_by_configuration_and_reports_paired_intervals(first_run):
-    from kvembed.ablation import Question, question_table
-    from kvembed.study import experiment_scores
+    from kvembed.harness.study import experiment_scores
+    from kvembed.report.ablation import Question, question_table
 
     out, df = first_run
     extra = [*BASE, "logger=none"]
@@ -222,8 +260,8 @@ def test_study_finds_the_runner_results_by_configuration_and_reports_paired_inte
 def test_recorded_embeddings_are_found_whether_or_not_mteb_stripped_the_text(tiny_backbones):
     """mteb strips retrieval corpora before encoding; per-item scores look the raw corpus text up."""
     from kvembed import Encoder
+    from kvembed.eval.mteb_model import MTEBEncoder
     from kvembed.methods import get_method
-    from kvembed.mteb_model import MTEBEncoder
 
     model = MTEBEncoder(Encoder(tiny_backbones("llama"), get_method("mean")))
     model.record()
@@ -235,7 +273,7 @@ def test_recorded_embeddings_are_found_whether_or_not_mteb_stripped_the_text(tin
 
 
 def test_table1_takes_a_method_default_run_that_another_experiment_ran_first():
-    from kvembed.study import experiment_jobs
+    from kvembed.harness.study import experiment_jobs
 
     default = experiment_jobs(None, ["benchmark=offline_smoke", "backbone=tiny-llama", "method=mean"])[0]
     key = default.folder.name.rsplit("-", 1)[1]

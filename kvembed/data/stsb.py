@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 import random
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 SPLITS = ("train", "dev", "test")
@@ -39,7 +39,7 @@ def stsb_dir() -> Path:
     return Path(spec.submodule_search_locations[0]) / "data" / "sts_b"
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_stsb(split: str = "test") -> tuple[STSPair, ...]:
     """Every pair of one STS-B split, in file order."""
     if split not in SPLITS:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from ..prompts import RAW, ROLES, Prompt
 from . import cp, echo, kvembed, pooling_baselines, prompteol, token_prepending
-from ..prompts import Prompt
-from .base import ContrastivePrompting, MethodSpec, Routing, TokenPrepending
+from .base import DEFAULT, ContrastivePrompting, MethodSpec, Routing, TokenPrepending
 
 METHODS: dict[str, MethodSpec] = {
     m.name: m
@@ -15,13 +17,31 @@ METHOD_NAMES = tuple(METHODS)
 
 # Named prompt presets, for prompt ablations (``prompt=prompteol`` on any method).
 PROMPTS = {
-    "none": Prompt(None, None),
+    "none": RAW,
     "compression": kvembed.COMPRESSION_PROMPT,
     "prompteol": Prompt.same(prompteol.PROMPTEOL),
     "pretcot": Prompt.same(prompteol.PRETCOT),
     "ke": Prompt.same(prompteol.KE),
     "echo": echo.ECHO,
 }
+
+
+def resolve_prompt(prompt: Any) -> Prompt:
+    """None = the raw text; a preset name; a template with {text}; a {document:, query:} mapping."""
+    if prompt is None:
+        return RAW
+    if isinstance(prompt, Prompt):
+        return prompt
+    if isinstance(prompt, str):
+        return PROMPTS[prompt] if prompt in PROMPTS else Prompt.same(prompt)
+    if hasattr(prompt, "items"):
+        data = dict(prompt.items())
+        unknown = set(data) - set(ROLES)
+        if unknown:
+            raise ValueError(f"Prompt roles {sorted(unknown)} are unknown; use {ROLES}")
+        return Prompt(data.get("document"), data.get("query", data.get("document")))
+    raise ValueError(f"prompt must be 'default', None, a preset {sorted(PROMPTS)}, a template string with "
+                     f"{{text}} or a dict per role, got {prompt!r}")
 
 
 def get_method(name: str | MethodSpec) -> MethodSpec:
@@ -33,4 +53,5 @@ def get_method(name: str | MethodSpec) -> MethodSpec:
     return METHODS[name]
 
 
-__all__ = ["ContrastivePrompting", "MethodSpec", "Routing", "TokenPrepending", "METHODS", "METHOD_NAMES", "PROMPTS", "get_method"]
+__all__ = ["DEFAULT", "resolve_prompt", "ContrastivePrompting", "MethodSpec", "Routing", "TokenPrepending",
+           "METHODS", "METHOD_NAMES", "PROMPTS", "get_method"]

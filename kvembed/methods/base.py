@@ -7,12 +7,17 @@ says which of them to use and how, so a new method or ablation is a few lines of
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 from typing import Any
 
+from ..layers import parse_layers
 from ..pooling import check_pooling
 from ..prompts import PREPROCESSORS, ROLES, TOKENIZATIONS, Prompt
 
+log = logging.getLogger(__name__)
+
+DEFAULT = "default"  # the one sentinel for "the method's own setting", wherever an override may be given
 ROUTING_MODES = ("single", "two_pass", "bidirectional")
 IMPLEMENTATIONS = ("flat", "masked")
 
@@ -37,11 +42,8 @@ class Routing:
         if self.mode not in ROUTING_MODES:
             raise ValueError(f"Unknown routing mode {self.mode!r}; choose one of {ROUTING_MODES}")
         if self.impl not in IMPLEMENTATIONS:
-            raise ValueError(f"Unknown routing impl {self.impl!r}; choose one of {IMPLEMENTATIONS}")
-        try:
-            float(self.bias)
-        except (TypeError, ValueError):
-            raise ValueError(f"bias must be a number, got {self.bias!r}") from None
+            raise ValueError(f"routing_impl must be one of {IMPLEMENTATIONS}, got {self.impl!r}")
+        object.__setattr__(self, "bias", _number(self.bias, "bias"))
         if self.prefix_position is not None and int(self.prefix_position) < 0:
             raise ValueError(f"prefix_position must be >= 0 or None, got {self.prefix_position}")
 
@@ -193,3 +195,38 @@ class MethodSpec:
             raise ValueError(f"Unknown preprocess {self.preprocess!r}; choose one of {sorted(PREPROCESSORS)}")
         if self.symmetric_role not in ROLES:
             raise ValueError(f"Unknown symmetric_role {self.symmetric_role!r}; choose one of {ROLES}")
+
+    def with_overrides(self, *, layers: Any = DEFAULT, bias: Any = DEFAULT, prefix_position: Any = DEFAULT,
+                       routing_impl: Any = DEFAULT, pooling: Any = DEFAULT, prompt: Any = DEFAULT) -> MethodSpec:
+        """A copy with the given settings replaced (``DEFAULT`` keeps the method's own), each parsed and
+        checked here once. Re-routing options on a method without re-routing are ignored with a warning."""
+        from . import resolve_prompt  # the preset registry imports this module: resolved at call time
+
+        routing = {k: v for k, v in dict(layers=layers, bias=bias, prefix_position=prefix_position,
+                                         impl=routing_impl).items() if not _is_default(v)}
+        spec = self
+        if routing:
+            if self.routing is None:
+                log.warning("Method %r does not re-route; ignoring %s", self.name, sorted(routing))
+            else:
+                if "layers" in routing:
+                    routing["layers"] = parse_layers(routing["layers"])
+                if "bias" in routing:
+                    routing["bias"] = _number(routing["bias"], "bias")
+                spec = replace(spec, routing=replace(self.routing, **routing))
+        if not _is_default(pooling):
+            spec = replace(spec, pooling=check_pooling(pooling))
+        if not _is_default(prompt):
+            spec = replace(spec, prompt=resolve_prompt(prompt))
+        return spec
+
+
+def _is_default(value: Any) -> bool:
+    return isinstance(value, str) and value == DEFAULT
+
+
+def _number(value: Any, name: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None

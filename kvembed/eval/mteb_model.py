@@ -1,0 +1,96 @@
+"""The mteb 2.x adapter: the only place that knows mteb's encode signature."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from mteb.models.abs_encoder import AbsEncoder
+from mteb.models.model_meta import ModelMeta, ScoringFunction
+from mteb.types import PromptType
+
+from ..encoder import TextEncoder
+
+MEMO_LIMIT = 500_000  # texts kept in memory per job; beyond it new texts are encoded but not kept
+
+
+class MTEBEncoder(AbsEncoder):
+    """Wrap an encoder for ``mteb.evaluate``: queries get the query template, documents the document one,
+    both sides of a symmetric task the method's ``symmetric_role`` template. With ``use_instructions`` the
+    task's instruction is prepended to each text (``instruction_template`` with ``{instruction}``); off by
+    default, as the paper's use is unknown.
+
+    Each (template, text) is encoded once per job: tasks that share texts (every offline task is built from
+    the STS-B sentences) reuse the vectors in memory. Embeddings do not depend on their batch-mates, so the
+    scores are those of encoding every task from scratch."""
+
+    def __init__(self, encoder: TextEncoder, batch_size: int = 32, use_instructions: bool = False,
+                 instruction_template: str = "{instruction} ", name: str | None = None,
+                 memo_limit: int = MEMO_LIMIT, experiment: dict[str, Any] | None = None) -> None:
+        self.model = encoder
+        self.batch_size = batch_size
+        self.use_instructions = use_instructions
+        self.instruction_template = instruction_template
+        self.recorded: dict[tuple[str, str], np.ndarray] | None = None  # see record()
+        self.memo: dict[tuple[str, str], np.ndarray] = {}
+        self.memo_limit = memo_limit
+        info = encoder.describe()
+        self.mteb_model_meta = ModelMeta.create_empty(overwrites={
+            "name": name or f"kvembed/{info['backbone']}__{info['method']}",
+            "revision": str(info["revision"] or "local"),
+            "embed_dim": encoder.dim,
+            "max_tokens": encoder.max_length,
+            "framework": ["PyTorch"],
+            "similarity_fn_name": ScoringFunction.COSINE,
+            "use_instructions": use_instructions,
+            "open_weights": True,
+            # a configuration of the method is an mteb "experiment" of the model: its results go to
+            # <model>/<revision>/experiments/<name>/ in mteb's ResultCache layout
+            "experiment_kwargs": experiment or None,
+        })
+
+    def record(self, on: bool = True) -> None:
+        """Keep every (role, text) → embedding produced from now on (for per-item scores), or stop."""
+        self.recorded = {} if on else None
+
+    def lookup(self, role: str, texts: list[str]) -> np.ndarray:
+        """Recorded embeddings of ``texts`` as given to mteb (before any instruction prefix)."""
+        keys = [(role, t.strip()) for t in texts]
+        missing = [k[1] for k in keys if k not in self.recorded]
+        if missing:
+            raise KeyError(f"{len(missing)} {role} texts were not encoded in this task, e.g. {missing[0][:60]!r}")
+        return np.stack([self.recorded[k] for k in keys])
+
+    def encode(self, inputs, *, task_metadata, hf_split: str, hf_subset: str,
+               prompt_type: PromptType | None = None, **kwargs: Any) -> np.ndarray:
+        texts: list[str] = []
+        for batch in inputs:
+            texts.extend(batch["text"])
+        raw = texts
+        if self.use_instructions:
+            instruction = self.get_instruction(task_metadata, prompt_type)
+            if instruction:
+                prefix = self.instruction_template.format(instruction=instruction)
+                texts = [prefix + t for t in texts]
+        side = "query" if prompt_type == PromptType.query else "document"
+        # A symmetric task (no prompt type) gets the method's template for both sides (Echo: its query one).
+        role = side if prompt_type is not None else self.model.method.symmetric_role
+        vectors = self._encode_once(texts, role)
+        if self.recorded is not None:
+            # keyed by the stripped text: mteb strips retrieval corpora before encoding them
+            self.recorded.update(((side, t.strip()), v) for t, v in zip(raw, vectors))
+        return vectors
+
+    def _encode_once(self, texts: list[str], role: str) -> np.ndarray:
+        """Vectors of ``texts`` in ``role``'s template, encoding only what this job has not encoded yet."""
+        todo = [t for t in dict.fromkeys(texts) if (role, t) not in self.memo]
+        fresh: dict[str, np.ndarray] = {}
+        if todo:
+            vectors = self.model.encode(todo, prompt_type=role, batch_size=self.batch_size,
+                                        show_progress_bar=len(todo) > 8 * self.batch_size)
+            fresh = dict(zip(todo, vectors))
+            room = self.memo_limit - len(self.memo)
+            self.memo.update(((role, t), v) for t, v in list(fresh.items())[:max(room, 0)])
+        dim = self.model.dim
+        return np.stack([fresh[t] if t in fresh else self.memo[(role, t)] for t in texts]) if texts else \
+            np.zeros((0, dim), dtype=np.float32)

@@ -1,0 +1,79 @@
+"""Task resolution: kvembed's offline tasks by name, anything else from mteb (hub-backed)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ... import hub
+
+log = logging.getLogger(__name__)
+
+
+class DatasetUnavailableError(RuntimeError):
+    """A benchmark dataset is neither cached locally nor downloadable from here."""
+
+
+def get_task(name: str, limit: int | None = None, offline_data: bool = False, data_dir: str | None = None):
+    """An mteb task object. ``offline_data`` feeds STSBenchmark from the packaged files; ``data_dir``
+    points LoCoV1 tasks at a local copy in the hub layout."""
+    from .locov1 import LOCOV1_TASKS
+    from .offline import OFFLINE_TASKS
+
+    if name in OFFLINE_TASKS and (offline_data or name != "STSBenchmark"):
+        return OFFLINE_TASKS[name](limit=limit)
+    if name in LOCOV1_TASKS:
+        return LOCOV1_TASKS[name](data_dir=data_dir, limit=limit)
+    import mteb
+
+    try:
+        return mteb.get_task(name)
+    except KeyError as err:
+        raise ValueError(f"Unknown task {name!r}: not an mteb task nor one of kvembed's tasks "
+                         f"{sorted(OFFLINE_TASKS) + sorted(LOCOV1_TASKS)}") from err
+
+
+def benchmark_task_names(name: str) -> list[str]:
+    """Task names of a named mteb benchmark (e.g. 'MTEB(eng, v2)')."""
+    import mteb
+
+    try:
+        return [t.metadata.name for t in mteb.get_benchmark(name).tasks]
+    except (KeyError, ValueError) as err:
+        raise ValueError(f"Unknown mteb benchmark {name!r}") from err
+
+
+@contextmanager
+def _fail_fast_offline() -> Iterator[None]:
+    """Force offline mode for a load when the hub is unreachable, so it fails at once, not after retries."""
+    if hub.offline(datasets=True) or hub.reachable():
+        yield
+        return
+    saved = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")}
+    os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def load_task_data(task) -> None:
+    """Load a task's data, turning any offline failure into an error that names the dataset."""
+    if task.data_loaded:
+        return
+    ds = task.metadata.dataset
+    try:
+        with _fail_fast_offline():
+            task.load_data()
+    except Exception as err:  # noqa: BLE001 - datasets/hub raise many types; all mean "not available"
+        raise DatasetUnavailableError(
+            f"Task {task.metadata.name}: dataset {ds.get('path')!r} (revision {ds.get('revision')}) is not in "
+            f"the local cache and cannot be downloaded here ({type(err).__name__}). Run `make prefetch` on a "
+            f"machine with network, or use benchmark=offline."
+        ) from err

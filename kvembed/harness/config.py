@@ -1,0 +1,161 @@
+"""The runner's configuration schema: typed, and validated before any model loads.
+
+Hydra composes ``configs/``; ``validate`` merges the result into these dataclasses (type and enum
+checks by OmegaConf) and then checks the values that need kvembed's registries (method names, layer
+specs, benchmark tasks), so a bad value fails with a message naming it, in a second.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Optional
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from ..backbones import DTYPES
+from ..embed_cache import MODES as CACHE_MODES
+from ..forward import PADDING_SIDES
+from ..layers import LayerSpec, parse_layers
+from ..methods import DEFAULT, METHOD_NAMES, get_method
+from ..pooling import POOLINGS
+from ..prompts import ROLES, validate_template
+from .tracking import LOGGERS
+
+Pooling = Enum("Pooling", {p: p for p in (DEFAULT, *POOLINGS)}, type=str)
+MethodName = Enum("MethodName", {m: m for m in METHOD_NAMES}, type=str)
+
+
+DType = Enum("DType", {d: d for d in DTYPES}, type=str)
+PaddingSide = Enum("PaddingSide", {p: p for p in PADDING_SIDES}, type=str)
+
+
+@dataclass
+class BackboneConfig:
+    name: str = "smollm2-135m"  # named backbone, hub id, model folder or .gguf file
+    revision: Optional[str] = None
+    dtype: DType = DType.auto
+
+
+@dataclass
+class MethodConfig:
+    name: MethodName = MethodName.kvembed
+
+
+# LayerSpec fields the config leaves unset (None = LayerSpec's default) unless a user sets them, so that
+# result keys of configurations that never set them stay what they were.
+_UNSET_BY_DEFAULT = ("sample_set",)
+
+
+def _hydra_view(spec: type) -> type:
+    """A structured-config dataclass with ``spec``'s fields (tuples as lists, ``strategy`` defaulting to
+    the method's own), so the config schema cannot drift from ``kvembed.layers.LayerSpec``."""
+    hints = typing.get_type_hints(spec)
+    out = []
+    for f in dataclasses.fields(spec):
+        typ, default = hints[f.name], f.default
+        if f.name == "strategy":
+            default = DEFAULT
+        elif f.name in _UNSET_BY_DEFAULT:
+            typ, default = Optional[typ], None
+        elif typing.get_origin(typ) is tuple:
+            typ, default = Optional[list[typing.get_args(typ)[0]]], None
+        out.append((f.name, typ, dataclasses.field(default=default)))
+    return dataclasses.make_dataclass("LayersConfig", out)
+
+
+LayersConfig = _hydra_view(LayerSpec)
+
+
+@dataclass
+class PoolingConfig:
+    name: Pooling = Pooling.default
+
+
+@dataclass
+class BenchmarkConfig:
+    name: str = "offline"
+    tasks: list[str] = field(default_factory=list)
+    mteb_benchmark: Optional[str] = None  # e.g. "MTEB(eng, v2)": all its tasks
+    offline_data: bool = False  # feed STSBenchmark from the packaged files
+    limit: Optional[int] = None  # first N samples per task (smoke runs)
+    data_dir: Optional[str] = None  # LoCoV1: a local copy in the hub layout instead of the hub
+
+
+@dataclass
+class LoggerConfig:
+    name: str = "wandb"  # wandb | none
+    mode: str = "offline"  # offline | online | disabled
+    project: str = "kvembed"
+    entity: Optional[str] = None
+    dir: Optional[str] = None
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunConfig:
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    method: MethodConfig = field(default_factory=MethodConfig)
+    layers: LayersConfig = field(default_factory=LayersConfig)
+    pooling: PoolingConfig = field(default_factory=PoolingConfig)
+    benchmark: BenchmarkConfig = field(default_factory=BenchmarkConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    experiment: str = "default"
+    # DEFAULT keeps the method's own value; MethodSpec.with_overrides parses and checks the others
+    bias: Any = DEFAULT
+    prefix_position: Any = DEFAULT  # None keeps the final token's RoPE rotation; an int re-rotates
+    routing_impl: Any = DEFAULT
+    prompt: Any = DEFAULT  # None (raw text) | a preset | a template | {document:, query:}
+    use_instructions: bool = False
+    max_length: int = 512
+    batch_size: int = 32
+    device: str = "auto"
+    padding_side: PaddingSide = PaddingSide.right
+    results_dir: str = "results"
+    force: bool = False
+    workers: int = 1  # >1: data-parallel encoding, one process per GPU (or N CPU processes)
+    cache: str = "off"  # embedding cache: off | read | readwrite (in $KVEMBED_CACHE/embeddings)
+
+
+def validate(cfg: DictConfig | dict) -> RunConfig:
+    """Typed, checked configuration; ValueError names the offending key and the valid choices."""
+    raw = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg)
+    raw = OmegaConf.masked_copy(raw, [k for k in raw.keys() if k not in ("hydra", "launcher")])
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(RunConfig), raw)
+    except OmegaConfBaseException as err:
+        raise ValueError(f"Invalid configuration: {err}".split("\n    full_key")[0]) from None
+    run: RunConfig = OmegaConf.to_object(merged)
+    if run.layers.strategy != DEFAULT:
+        parse_layers(layer_options(run))  # raises ValueError with the choices
+    # every method override is parsed and checked now, by the one function that applies it later
+    overrides = {k: getattr(run, k) for k in ("bias", "prefix_position", "routing_impl", "prompt")}
+    spec = get_method(run.method.name.value).with_overrides(pooling=run.pooling.name.value, **overrides)
+    for role in ROLES:
+        template = spec.prompt.for_role(role)
+        if template is not None:
+            validate_template(template)
+    if run.max_length < 8:
+        raise ValueError(f"max_length must be at least 8, got {run.max_length}")
+    if run.batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {run.batch_size}")
+    if run.workers < 1:
+        raise ValueError(f"workers must be >= 1, got {run.workers}")
+    if run.cache not in CACHE_MODES:
+        raise ValueError(f"cache must be one of {CACHE_MODES}, got {run.cache!r}")
+    if run.logger.name not in LOGGERS:
+        raise ValueError(f"logger must be one of {LOGGERS}, got {run.logger.name!r}")
+    if not run.benchmark.tasks and not run.benchmark.mteb_benchmark:
+        raise ValueError(f"benchmark {run.benchmark.name!r} lists no tasks")
+    if run.benchmark.limit is not None and run.benchmark.limit < 1:
+        raise ValueError(f"benchmark.limit must be >= 1 or null, got {run.benchmark.limit}")
+    return run
+
+
+def layer_options(run: RunConfig) -> dict[str, Any]:
+    """The ``layers=`` argument for Encoder: every LayerSpec field the config sets."""
+    return {f.name: getattr(run.layers, f.name) for f in dataclasses.fields(LayerSpec)
+            if getattr(run.layers, f.name) is not None}

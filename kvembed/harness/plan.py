@@ -1,0 +1,199 @@
+"""A cost plan before any GPU is paid for: texts, tokens and GPU-hours per backbone × method × task.
+
+Nothing is encoded. Texts and characters per task come from the task's data when it is available here
+(the offline tasks), else from the descriptive statistics mteb ships in its wheel. Tokens are estimated
+from characters (``chars_per_token``, 4.0 for English BPE vocabularies) plus the method's prompt, capped
+at ``max_length`` on the average text (so truncation of the longest texts is not modelled; nor is a
+classification task's training split, which mteb's statistics do not describe). GPU time
+follows one of two stated throughput models:
+
+* ``flops`` (default): a forward pass costs 2 · parameters FLOPs per token, on a GPU of ``peak_tflops``
+  (989, an H100 SXM's dense bf16 peak) at ``utilisation`` (0.35);
+* ``measured``: a tokens/s figure the user measured (``--tokens-per-s``), used as is.
+
+Methods that encode more than the text and a prompt are counted so: Echo encodes the text twice,
+Contrastive Prompting adds its contrast prompt up to its steering layer, and ``layers=auto`` adds the
+TwoNN estimate's sample texts once per job.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import pandas as pd
+
+from ..backbones import BACKBONES
+from ..eval.tasks import get_task, locov1
+from ..eval.tasks.locov1 import LOCOV1_TASKS
+from ..eval.tasks.offline import OFFLINE_TASKS
+from ..layers import parse_layers
+from ..methods import get_method
+from .config import RunConfig
+from .run import encoder_options, task_names
+
+H100_BF16_TFLOPS = 989.0
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """How fast a GPU turns tokens into embeddings: FLOPs-based, or a measured tokens/s."""
+
+    peak_tflops: float = H100_BF16_TFLOPS
+    utilisation: float = 0.35
+    tokens_per_s: float | None = None  # measured: overrides the FLOPs model
+
+    def seconds(self, tokens: float, params: float) -> float:
+        if self.tokens_per_s:
+            return tokens / self.tokens_per_s
+        return 2.0 * params * tokens / (self.peak_tflops * 1e12 * self.utilisation)
+
+    def describe(self) -> str:
+        if self.tokens_per_s:
+            return f"measured throughput: {self.tokens_per_s:g} tokens/s"
+        return (f"2·params FLOPs per token on {self.peak_tflops:g} TFLOP/s (H100 SXM dense bf16) at "
+                f"{self.utilisation:.0%} utilisation")
+
+
+@dataclass(frozen=True)
+class TextStats:
+    """How many texts a task encodes and their average length in characters, per role."""
+
+    counts: dict[str, int]  # role -> texts
+    chars: dict[str, float]  # role -> average characters
+    source: str
+
+
+# which statistics of mteb's descriptive-stats files are encoded, and in which role
+_ENCODED = {"documents_text_statistics": "document", "queries_text_statistics": "query",
+            "text_statistics": "document", "text1_statistics": "document", "text2_statistics": "document",
+            "human_summaries_statistics": "document", "machine_summaries_statistics": "document"}
+
+
+def _from_stats(stats: dict[str, Any], task_type: str) -> tuple[dict[str, int], dict[str, float]]:
+    counts: dict[str, int] = {}
+    chars: dict[str, float] = {}
+    for key, role in _ENCODED.items():
+        block = stats.get(key)
+        if not block or (task_type == "Summarization" and key == "text_statistics"):
+            continue  # a summarization task encodes the summaries, not the source text
+        n = round(block["total_text_length"] / max(block["average_text_length"], 1e-9))
+        total = chars.get(role, 0.0) * counts.get(role, 0) + block["total_text_length"]
+        counts[role] = counts.get(role, 0) + n
+        chars[role] = total / counts[role]
+    return counts, chars
+
+
+def _split_stats(task, split: str) -> dict[str, Any]:
+    """mteb's statistics of one split, computed from the loaded data (retrieval data sits under a subset)."""
+    try:
+        return task._calculate_descriptive_statistics_from_split(split)
+    except (KeyError, TypeError):
+        return task._calculate_descriptive_statistics_from_split(split, hf_subset="default")
+
+
+def task_stats(name: str, run: RunConfig) -> TextStats | None:
+    """Texts and characters of one task (None when neither its data nor mteb's statistics are here)."""
+    task = get_task(name, limit=run.benchmark.limit, offline_data=run.benchmark.offline_data,
+                    data_dir=run.benchmark.data_dir)
+    kind = task.metadata.type
+    if name in OFFLINE_TASKS and (run.benchmark.offline_data or name != "STSBenchmark"):  # packaged data
+        task.load_data()
+        stats = {split: _split_stats(task, split) for split in task.metadata.eval_splits}
+        source = "the task's data"
+    else:
+        path = resources.files("mteb") / "descriptive_stats" / kind / f"{name}.json"
+        if name in LOCOV1_TASKS and not path.is_file():
+            n = len(LOCOV1_TASKS)
+            return TextStats({"document": round(locov1.TOTAL_DOCUMENTS / n), "query": round(locov1.TOTAL_QUERIES / n)},
+                             {"document": locov1.DOCUMENT_CHARS, "query": locov1.QUERY_CHARS},
+                             "LoCoV1 dataset cards' totals / 12 (documents fill max_length)")
+        if not path.is_file():
+            return None
+        stats = json.loads(path.read_text())
+        source = "mteb's descriptive statistics"
+    counts: dict[str, int] = {}
+    chars: dict[str, float] = {}
+    for split in task.metadata.eval_splits:
+        split_stats = stats.get(split) or {}
+        c, ch = _from_stats(split_stats, kind)
+        for role in c:
+            total = chars.get(role, 0.0) * counts.get(role, 0) + ch[role] * c[role]
+            counts[role] = counts.get(role, 0) + c[role]
+            chars[role] = total / counts[role]
+    return TextStats(counts, chars, source) if counts else None
+
+
+def text_tokens(chars: float, chars_per_token: float) -> float:
+    return chars / chars_per_token
+
+
+def prompt_tokens(template: str | None, chars_per_token: float) -> tuple[float, int]:
+    """(tokens of the template around the text, number of copies of the text) for one template."""
+    if template is None:
+        return 1.0, 1  # the tokenizer's special tokens, at most
+    copies = template.count("{text}")
+    literal = template.replace("{text}", "").replace("{pst}", "").replace("{eos}", "")
+    return len(literal) / chars_per_token + template.count("{pst}") + template.count("{eos}"), copies
+
+
+def plan(runs: list[RunConfig], throughput: Throughput = Throughput(), chars_per_token: float = 4.0,
+         id_samples_chars: float = 100.0) -> pd.DataFrame:
+    """One row per (job, task) with texts, tokens and estimated GPU-hours; unknown tasks have NaN."""
+    rows = []
+    for run in runs:
+        spec = BACKBONES.get(run.backbone.name)
+        params = spec.params if spec and spec.params else float("nan")
+        opts = encoder_options(run)
+        method = get_method(opts["method"]).with_overrides(
+            **{k: opts[k] for k in ("layers", "bias", "pooling", "prompt", "prefix_position", "routing_impl")
+               if k in opts})
+        num_layers = spec.num_layers if spec and spec.num_layers else None
+        extra = 1.0
+        if method.contrastive is not None and num_layers:
+            layer = method.contrastive.settings(spec.hub_id or "", run.backbone.name, num_layers).values["layer"]
+            extra += (layer + 1) / num_layers  # the contrast prompt runs to the steered layer only
+        for name in task_names(run):
+            stats = task_stats(name, run)
+            row = {"backbone": run.backbone.name, "method": method.name, "task": name,
+                   "max_length": run.max_length}
+            if stats is None:
+                rows.append({**row, "texts": float("nan"), "tokens": float("nan"), "gpu_hours": float("nan"),
+                             "source": "no statistics here"})
+                continue
+            tokens = 0.0
+            for role, n in stats.counts.items():
+                literal, copies = prompt_tokens(method.prompt.for_role(role), chars_per_token)
+                per_text = min(run.max_length, copies * text_tokens(stats.chars[role], chars_per_token) + literal)
+                tokens += n * per_text * extra
+            texts = sum(stats.counts.values())
+            rows.append({**row, "texts": texts, "tokens": tokens,
+                         "gpu_hours": throughput.seconds(tokens, params) / 3600, "source": stats.source})
+        layer_spec = parse_layers(method.routing.layers) if method.routing is not None else None
+        if layer_spec is not None and layer_spec.strategy == "auto":
+            n_samples = layer_spec.n_samples
+            literal, _ = prompt_tokens(method.prompt.document, chars_per_token)
+            tokens = n_samples * min(run.max_length, id_samples_chars / chars_per_token + literal)
+            rows.append({"backbone": run.backbone.name, "method": method.name, "task": "layers=auto (ID estimate)",
+                         "max_length": run.max_length, "texts": n_samples, "tokens": tokens,
+                         "gpu_hours": throughput.seconds(tokens, params) / 3600, "source": "sample size"})
+    return pd.DataFrame(rows)
+
+
+def total_line(table: pd.DataFrame, jobs: int) -> str:
+    """``total: 24 jobs, 1.9M texts, 410M tokens, ~31 GPU-h``."""
+    def human(x: float) -> str:
+        for unit, div in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+            if x >= div:
+                return f"{x / div:.1f}{unit}"
+        return f"{x:.0f}"
+
+    hours = table["gpu_hours"].sum()
+    unknown = int(table["texts"].isna().sum())
+    tail = f" ({unknown} task rows without statistics, not counted)" if unknown else ""
+    shown = f"{hours:.2g}" if hours < 10 else f"{math.ceil(hours)}"
+    return (f"total: {jobs} jobs, {human(table['texts'].sum())} texts, {human(table['tokens'].sum())} tokens, "
+            f"~{shown} GPU-h{tail}")

@@ -1,0 +1,1 @@
+"""The paper report: tables, the ablation report, figure data and analyses, read from ``results/``."""

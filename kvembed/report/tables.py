@@ -1,0 +1,170 @@
+"""Tables from results/: Table 1 (backbone × method by MTEB category) with the paper's numbers beside ours."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from ..harness.results import load_results
+from ..harness.study import experiment_jobs
+from ..provenance import code_version
+
+log = logging.getLogger(__name__)
+
+CATEGORIES = ["Classification", "Clustering", "PairClassification", "Reranking", "Retrieval", "STS",
+              "Summarization"]
+# What we know of the paper's numbers (docs/method.md §5, secondary sources): MTEB average ×100.
+PAPER_AVG = {("mistral-7b", "kvembed"): 53.41}
+PAPER_LOCOV1 = {("mistral-7b", "kvembed", 4096): 20.68}
+TABLE1_EXPERIMENTS = ("table1", "table1_offline", "table1_smoke")
+
+
+def provenance(df: pd.DataFrame) -> pd.Series:
+    """Per row: ``current`` (made by this code from a clean commit), ``dirty`` (from uncommitted code) or
+    ``older code`` (a code version other than this checkout's, or none recorded)."""
+    commits = df["git_commit"] if "git_commit" in df else pd.Series("", index=df.index)
+    dirty = commits.astype(str).str.endswith("-dirty")
+    current = df["code_version"] if "code_version" in df else pd.Series(None, index=df.index)
+    older = current.isna() | (current != code_version("scores"))
+    return pd.Series("current", index=df.index).mask(older, "older code").mask(dirty, "dirty")
+
+
+def main_scores(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per (run configuration, task): the main score ×100 (averaged over subsets) and where it
+    comes from (``provenance``)."""
+    main = df[df["is_main"]].assign(code=lambda d: provenance(d))
+    keys = ["benchmark", "experiment", "backbone", "method", "config_hash", "task_name", "task_type", "is_proxy",
+            "code"]
+    out = main.groupby(keys, dropna=False, as_index=False)["value"].mean()
+    out["score"] = out["value"] * 100
+    return out.drop(columns="value")
+
+
+def _default_hash(benchmark: str, backbone: str, method: str) -> str | None:
+    """The config hash of ``method``'s default configuration on this backbone and benchmark (None when
+    the names do not compose, e.g. results from a benchmark config that no longer exists)."""
+    try:
+        return experiment_jobs(None, [f"benchmark={benchmark}", f"backbone={backbone}", f"method={method}"])[0].key
+    except Exception:  # noqa: BLE001 - a table must render from whatever is on disk
+        return None
+
+
+def table1_scores(df: pd.DataFrame, benchmark: str) -> pd.DataFrame:
+    """Main scores of the Table 1 runs of one benchmark: those of the Table 1 experiments, plus each
+    method's default configuration where another experiment happened to run it first (results are keyed
+    by configuration, so a run shared by two experiments carries the first one's name)."""
+    scores = main_scores(df)
+    scores = scores[scores["benchmark"] == benchmark]
+    table = scores["experiment"].isin(TABLE1_EXPERIMENTS)
+    if not table.any():
+        return scores
+    chosen = scores[table]
+    for (backbone, method), _ in scores[~table].groupby(["backbone", "method"]):
+        if ((chosen["backbone"] == backbone) & (chosen["method"] == method)).any():
+            continue
+        key = _default_hash(benchmark, backbone, method)
+        chosen = pd.concat([chosen, scores[(scores["backbone"] == backbone) & (scores["config_hash"] == key)]])
+    return chosen
+
+
+def table1(df: pd.DataFrame, benchmark: str) -> pd.DataFrame:
+    """Rows backbone × method, columns the categories present and the task average (×100)."""
+    scores = table1_scores(df, benchmark)
+    if scores.empty:
+        return pd.DataFrame()
+    rows = []
+    for (backbone, method, _), g in scores.groupby(["backbone", "method", "config_hash"]):
+        row = {"backbone": backbone, "method": method}
+        for cat in CATEGORIES:
+            vals = g.loc[g["task_type"] == cat, "score"]
+            if len(vals):
+                row[cat] = round(float(vals.mean()), 2)
+        row["Avg."] = round(float(g["score"].mean()), 2)
+        row["n_tasks"] = int(g["task_name"].nunique())
+        row["code"] = ", ".join(sorted(set(g["code"])))
+        paper = PAPER_AVG.get((backbone, method))
+        row["paper Avg."] = paper if paper is not None else float("nan")
+        rows.append(row)
+    out = pd.DataFrame(rows).sort_values(["backbone", "Avg."], ascending=[True, False])
+    cols = ["backbone", "method"] + [c for c in CATEGORIES if c in out] + ["Avg.", "n_tasks", "paper Avg.", "code"]
+    return out[cols].reset_index(drop=True)
+
+
+def per_task(df: pd.DataFrame, benchmark: str) -> pd.DataFrame:
+    scores = table1_scores(df, benchmark)
+    return scores.pivot_table(index=["backbone", "method"], columns="task_name", values="score").round(2)
+
+
+def locov1_table(df: pd.DataFrame) -> pd.DataFrame:
+    """nDCG@10 ×100 (mean over the LoCoV1 tasks) per backbone × method, one column per max_length."""
+    rows = df[df["is_main"] & df["benchmark"].astype(str).str.startswith("locov1")]
+    if rows.empty:
+        return pd.DataFrame()
+    keys = ["benchmark", "backbone", "method", "max_length", "task_name"]
+    per_task = rows.groupby(keys, as_index=False)["value"].mean()
+    out = per_task.groupby(["benchmark", "backbone", "method", "max_length"])["value"].mean().mul(100).round(2)
+    wide = out.unstack("max_length")
+    wide.columns = [f"{c} tok" for c in wide.columns]
+    paper = [PAPER_LOCOV1.get((b, m, 4096), float("nan")) for _, b, m in wide.index]
+    return wide.assign(**{"paper @4096": paper}).reset_index()
+
+
+def _md(df: pd.DataFrame) -> str:
+    try:
+        return df.to_markdown(index=not isinstance(df.index, pd.RangeIndex), floatfmt=".2f")
+    except ImportError:
+        return df.to_string()
+
+
+def render(results_dir: Path | str = "results") -> Path:
+    """Write results/table1.md and results/table1.csv from every run on disk."""
+    results_dir = Path(results_dir)
+    df = load_results(results_dir)
+    out_md = results_dir / "table1.md"
+    parts = ["# Table 1 — KV-Embedding and training-free baselines\n",
+             "Main scores ×100, averaged per MTEB task category; `Avg.` is the mean over tasks. `paper Avg.` is "
+             "the paper's reported MTEB average where known (docs/method.md §5). `code`: `current` = made by "
+             "this checkout's code from a clean commit; `dirty` = from uncommitted code; `older code` = by a "
+             "code version other than this checkout's (rerun to refresh). Regenerate with `kvembed results` "
+             "(or `make results`).\n"]
+    frames = []
+    if df.empty:
+        parts.append("\nNo results yet: run `make reproduce-table1` (or `PROFILE=offline`).\n")
+    for bench in sorted(b for b in df["benchmark"].unique() if not str(b).startswith("locov1")) if not df.empty else []:
+        t = table1(df, bench)
+        if t.empty:
+            continue
+        rows = df[(df["benchmark"] == bench) & df["is_proxy"].astype(bool)]
+        proxies = sorted(rows["task_type"].unique())
+        parts.append(f"\n## benchmark = {bench}\n")
+        if proxies:
+            parts.append("\nOffline profile: `STSBenchmark` is mteb's real task on the original STS-B test split; "
+                         f"the columns marked *(proxy)* ({', '.join(proxies)}) are **offline proxies derived from "
+                         "STS-B text, not MTEB scores**, so `Avg.` is not comparable with the paper's MTEB "
+                         "average.\n")
+        if "smollm2-135m" in set(t["backbone"]):
+            parts.append("\nsmollm2-135m is SmolLM2-135M-Instruct from a 4-bit (Q4_1) GGUF, dequantised to fp32: "
+                         "its scores are those of the quantised weights.\n")
+        shown = t.rename(columns={c: f"{c} (proxy)" for c in proxies})
+        parts.append("\n" + _md(shown) + "\n\nPer task:\n\n" + _md(per_task(df, bench)) + "\n")
+        frames.append(t.assign(benchmark=bench, proxy_categories=";".join(proxies)))
+    out_md.parent.mkdir(parents=True, exist_ok=True)
+    out_md.write_text("".join(parts))
+    loco = locov1_table(df) if not df.empty else pd.DataFrame()
+    if not loco.empty:
+        note = ("# LoCoV1 — nDCG@10 against maximum input length\n\nMean nDCG@10 ×100 over the LoCoV1 tasks per "
+                "method and `max_length`; `paper @4096` is the paper's reported value where known (docs/method.md §5). "
+                "`locov1_fixture` rows come from the small offline stand-in (a pipeline check, not LoCoV1 "
+                "scores). Regenerate with `kvembed results`.\n\n")
+        (results_dir / "locov1.md").write_text(note + _md(loco) + "\n")
+    if frames:
+        pd.concat(frames, ignore_index=True).to_csv(results_dir / "table1.csv", index=False)
+    log.info("wrote %s", out_md)
+    return out_md
+
+
+def main(results_dir: Path | str = "results") -> None:
+    path = render(results_dir)
+    print(path.read_text())

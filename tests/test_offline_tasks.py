@@ -1,0 +1,83 @@
+"""Table 1's seven categories offline: every offline task runs through mteb.evaluate with kvembed's encoder,
+each side of each task gets the template its role calls for, and a job encodes each text once."""
+
+from __future__ import annotations
+
+import math
+
+import mteb
+import pytest
+
+from kvembed import Encoder
+from kvembed.eval.mteb_model import MTEBEncoder
+from kvembed.eval.tasks import get_task, load_task_data
+from kvembed.eval.tasks.offline import OFFLINE_TASKS, PROXY_TASKS
+
+# the role each side of a task type must be encoded with (symmetric tasks: the method's symmetric_role)
+ROLES = {"STS": {"symmetric"}, "Classification": {"symmetric"}, "Clustering": {"symmetric"},
+         "PairClassification": {"symmetric"}, "Summarization": {"symmetric"},
+         "Retrieval": {"query", "document"}, "Reranking": {"query", "document"}}
+
+
+class Recording:
+    """A TextEncoder that records the role of every encode call, delegating to a real Encoder."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        self.inner = encoder
+        self.roles: list[str] = []
+        self.n_texts = 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def encode(self, texts, prompt_type="document", **kw):
+        self.roles.append(prompt_type)
+        self.n_texts += len(texts)
+        return self.inner.encode(texts, prompt_type=prompt_type, **kw)
+
+
+@pytest.fixture(scope="module")
+def encoder(tiny_backbones):
+    return Encoder.from_pretrained(tiny_backbones("qwen3"), method="kvembed", layers=[2])
+
+
+def evaluate(model, name, limit=24):
+    task = get_task(name, limit=limit, offline_data=True)
+    load_task_data(task)
+    return task, mteb.evaluate(model, [task], cache=None, overwrite_strategy="always",
+                               show_progress_bar=False).task_results[0]
+
+
+def test_the_offline_benchmark_covers_the_seven_table1_categories():
+    types = {get_task(n, offline_data=True).metadata.type for n in OFFLINE_TASKS}
+    assert types == set(ROLES)
+    assert PROXY_TASKS == set(OFFLINE_TASKS) - {"STSBenchmark"}
+
+
+@pytest.mark.parametrize("name, method", [(n, "kvembed") for n in OFFLINE_TASKS] + [
+    (n, "echo") for n in ("STSBenchmark", "STSBPairClassification.proxy", "STSBRetrieval.proxy")])
+def test_each_task_runs_through_mteb_and_each_side_gets_its_role(name, method, tiny_backbones):
+    inner = Encoder.from_pretrained(tiny_backbones("qwen3"), method=method, layers=[2]) if method == "kvembed" \
+        else Encoder.from_pretrained(tiny_backbones("qwen3"), method=method)
+    rec = Recording(inner)
+    task, result = evaluate(MTEBEncoder(rec, batch_size=8), name)
+    assert math.isfinite(result.get_score())
+    symmetric = inner.method.symmetric_role  # "document" for kvembed, "query" for Echo (its official usage)
+    want = {symmetric if r == "symmetric" else r for r in ROLES[task.metadata.type]}
+    assert set(rec.roles) == want, (name, rec.roles)
+
+
+def test_a_job_encodes_each_text_once_and_scores_do_not_change(encoder):
+    shared = Recording(encoder)
+    model = MTEBEncoder(shared, batch_size=8)
+    evaluate(model, "STSBRetrieval.proxy", limit=24)
+    before = shared.n_texts
+    _, reranking = evaluate(model, "STSBReranking.proxy", limit=120)  # the same 24 queries, other documents
+    new_in_job = shared.n_texts - before
+    alone = Recording(encoder)
+    _, fresh = evaluate(MTEBEncoder(alone, batch_size=8), "STSBReranking.proxy", limit=120)
+    assert new_in_job <= alone.n_texts - 24  # the queries were already encoded in this job
+    assert reranking.get_score() == fresh.get_score()  # reuse changes nothing
+    before = shared.n_texts
+    evaluate(model, "STSBReranking.proxy", limit=120)
+    assert shared.n_texts == before  # a second pass over the same texts encodes nothing
