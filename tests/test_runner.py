@@ -84,11 +84,12 @@ def test_rerun_skips_finished_tasks_and_force_reruns(first_run):
     assert set(forced["task_name"]) == {"STSBenchmark"}
 
 
-def test_a_code_change_makes_a_rerun_compute_again(first_run, monkeypatch):
+def test_a_code_change_makes_a_rerun_compute_again(tmp_path, monkeypatch):
     """Results made by other code are never reused: the resume check compares the recorded code version."""
     import kvembed.harness.run as runner
 
-    out, _ = first_run
+    out = tmp_path
+    assert len(run(cfg(out, "benchmark.tasks=[STSBenchmark]")))
     assert run(cfg(out, "benchmark.tasks=[STSBenchmark]")).empty  # same code: nothing to do
     monkeypatch.setattr(runner, "code_version", lambda scope="scores": "a-fixed-bug")
     again = run(cfg(out, "benchmark.tasks=[STSBenchmark]"))
