@@ -63,7 +63,7 @@ for ax, group in zip(axes[:, 0], groups):
             ax.scatter([len(cats) - 1], [value], marker="*", s=150, color="black", zorder=3,
                        label=f"paper: {method}")
     proxies = str(g["proxy_categories"].iloc[0]).split(";") if "proxy_categories" in g else []
-    ax.set_xticks(np.arange(len(cats)), [f"{c}*" if c in proxies else c for c in cats])
+    ax.set_xticks(np.arange(len(cats)), [f"{c}*" if c in proxies else c for c in cats], rotation=20, ha="right")
     if any(c in proxies for c in cats):
         ax.set_xlabel("* offline proxy task built from STS-B text, not an MTEB score")
     ax.set_ylabel("main score ×100")

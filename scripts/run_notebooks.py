@@ -30,8 +30,12 @@ def run(notebook: Path, results: Path, figures: Path, timeout: int = 600) -> Pat
     figures.mkdir(parents=True, exist_ok=True)
     out = figures / f"{notebook.stem}.ipynb"
     nbformat.write(nb, out)
-    # committed copies must not carry this machine's absolute paths
-    out.write_text(out.read_text().replace(str(ROOT) + "/", "").replace(str(ROOT), "."))
+    # committed copies must not carry this machine's absolute paths (the checkout's, or the environment's
+    # in a warning's traceback)
+    text = out.read_text()
+    for prefix, short in ((sys.prefix, "<env>"), (str(ROOT), ".")):
+        text = text.replace(prefix + "/", short + "/" if short != "." else "").replace(prefix, short)
+    out.write_text(text)
     return out
 
 
