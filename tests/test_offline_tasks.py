@@ -54,6 +54,7 @@ def test_the_offline_benchmark_covers_the_seven_table1_categories():
     assert PROXY_TASKS == set(OFFLINE_TASKS) - {"STSBenchmark"}
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name, method", [(n, "kvembed") for n in OFFLINE_TASKS] + [
     (n, "echo") for n in ("STSBenchmark", "STSBPairClassification.proxy", "STSBRetrieval.proxy")])
 def test_each_task_runs_through_mteb_and_each_side_gets_its_role(name, method, tiny_backbones):
@@ -67,6 +68,7 @@ def test_each_task_runs_through_mteb_and_each_side_gets_its_role(name, method, t
     assert set(rec.roles) == want, (name, rec.roles)
 
 
+@pytest.mark.integration
 def test_a_job_encodes_each_text_once_and_scores_do_not_change(encoder):
     shared = Recording(encoder)
     model = MTEBEncoder(shared, batch_size=8)
