@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -73,18 +74,15 @@ _ENCODED = {"documents_text_statistics": "document", "queries_text_statistics": 
             "human_summaries_statistics": "document", "machine_summaries_statistics": "document"}
 
 
-def _from_stats(stats: dict[str, Any], task_type: str) -> tuple[dict[str, int], dict[str, float]]:
-    counts: dict[str, int] = {}
-    chars: dict[str, float] = {}
+def _add_stats(stats: dict[str, Any], task_type: str, counts: dict[str, int], chars: dict[str, float]) -> None:
+    """Add one split's encoded texts (per role) and their total characters to ``counts`` and ``chars``."""
     for key, role in _ENCODED.items():
         block = stats.get(key)
         if not block or (task_type == "Summarization" and key == "text_statistics"):
             continue  # a summarization task encodes the summaries, not the source text
-        n = round(block["total_text_length"] / max(block["average_text_length"], 1e-9))
-        total = chars.get(role, 0.0) * counts.get(role, 0) + block["total_text_length"]
-        counts[role] = counts.get(role, 0) + n
-        chars[role] = total / counts[role]
-    return counts, chars
+        counts[role] = counts.get(role, 0) + round(block["total_text_length"] /
+                                                   max(block["average_text_length"], 1e-9))
+        chars[role] = chars.get(role, 0.0) + block["total_text_length"]
 
 
 def _split_stats(task, split: str) -> dict[str, Any]:
@@ -97,10 +95,14 @@ def _split_stats(task, split: str) -> dict[str, Any]:
 
 def task_stats(name: str, run: RunConfig) -> TextStats | None:
     """Texts and characters of one task (None when neither its data nor mteb's statistics are here)."""
-    task = get_task(name, limit=run.benchmark.limit, offline_data=run.benchmark.offline_data,
-                    data_dir=run.benchmark.data_dir)
+    return _task_stats(name, run.benchmark.limit, run.benchmark.offline_data, run.benchmark.data_dir)
+
+
+@cache  # a plan asks for the same task once per backbone × method: load its data or statistics once
+def _task_stats(name: str, limit: int | None, offline_data: bool, data_dir: str | None) -> TextStats | None:
+    task = get_task(name, limit=limit, offline_data=offline_data, data_dir=data_dir)
     kind = task.metadata.type
-    if name in OFFLINE_TASKS and (run.benchmark.offline_data or name != "STSBenchmark"):  # packaged data
+    if name in OFFLINE_TASKS and (offline_data or name != "STSBenchmark"):  # packaged data
         task.load_data()
         stats = {split: _split_stats(task, split) for split in task.metadata.eval_splits}
         source = "the task's data"
@@ -116,15 +118,12 @@ def task_stats(name: str, run: RunConfig) -> TextStats | None:
         stats = json.loads(path.read_text())
         source = "mteb's descriptive statistics"
     counts: dict[str, int] = {}
-    chars: dict[str, float] = {}
+    total_chars: dict[str, float] = {}
     for split in task.metadata.eval_splits:
-        split_stats = stats.get(split) or {}
-        c, ch = _from_stats(split_stats, kind)
-        for role in c:
-            total = chars.get(role, 0.0) * counts.get(role, 0) + ch[role] * c[role]
-            counts[role] = counts.get(role, 0) + c[role]
-            chars[role] = total / counts[role]
-    return TextStats(counts, chars, source) if counts else None
+        _add_stats(stats.get(split) or {}, kind, counts, total_chars)
+    if not counts:
+        return None
+    return TextStats(counts, {role: total_chars[role] / counts[role] for role in counts}, source)
 
 
 def text_tokens(chars: float, chars_per_token: float) -> float:
