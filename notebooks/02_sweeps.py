@@ -44,7 +44,7 @@ for col, backbone in enumerate(backbones):
                 label="re-routed window starting here")
     baseline(ax, t)
     ax.set_title(backbone)
-    ax.set_ylabel("STSBenchmark Spearman ×100")
+    ax.set_ylabel(f"STSBenchmark Spearman ×100 ({figure_data.split_label(t)})")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     # paired differences are far tighter than the absolute intervals: the same pairs score both runs
@@ -58,9 +58,11 @@ for col, backbone in enumerate(backbones):
 figure_data.save(fig, FIGURES / "b_layer_sweep.png", "Where across depth re-routing helps")
 
 # %%
-curves = {"auto layers (27–29 on SmolLM2)": figure_data.question("bias", RESULTS),
-          "early window ([0.1, 0.2) of depth)": figure_data.question("bias_window", RESULTS)}
-curves = {k: v[v["task"] == "STSBenchmark"] for k, v in curves.items() if not v.empty}
+# each curve is labelled with the layers its runs re-routed, read from the results
+curves = {"auto layers": figure_data.question("bias", RESULTS),
+          "window chosen on dev": figure_data.question("bias_window", RESULTS)}
+curves = {f"{k} ({figure_data.layers_label(v)})": v[v["task"] == "STSBenchmark"] for k, v in curves.items()
+          if not v.empty}
 figure_data.require(pd.concat(curves.values()) if curves else pd.DataFrame(), "run `make ablation`")
 fig, (ax, dx) = plt.subplots(1, 2, figsize=(12, 4))
 for label, t in curves.items():
@@ -71,7 +73,7 @@ for label, t in curves.items():
                       100 * (t["vs_no_reroute_high"] - t["vs_no_reroute"])])
 baseline(ax, next(iter(curves.values())))
 dx.axhline(0, color="grey", ls="--")
-ax.set_ylabel("STSBenchmark Spearman ×100")
+ax.set_ylabel(f"STSBenchmark Spearman ×100 ({figure_data.split_label(next(iter(curves.values())))})")
 dx.set_ylabel("Δ vs no re-routing (paired 95% CI)")
 for a in (ax, dx):
     a.set_xlabel("prefix logit bias b")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kvembed.report.ablation import QUESTIONS, STAGES, Question, _layers, conclusion
+from kvembed.report.ablation import BY_KEY, CHOICES, QUESTIONS, STAGES, Choice, Question, _layers, choose, conclusion
 
 
 def test_layer_lists_collapse_into_runs():
@@ -15,9 +15,45 @@ def test_layer_lists_collapse_into_runs():
     assert _layers([]) == "none" and _layers(None) == "none"
 
 
-def test_every_question_belongs_to_a_stage_the_driver_runs():
-    runs = {(e, tuple(o)) for stage in STAGES.values() for e, o in stage}
-    assert all((q.experiment, q.overrides) in runs for q in QUESTIONS)
+def test_every_question_belongs_to_one_stage_and_runs_after_the_choices_it_needs():
+    order = [q.key for stage in STAGES.values() for q in stage]
+    assert sorted(order) == sorted(q.key for q in QUESTIONS)
+    for q in QUESTIONS:
+        for need in q.needs:
+            assert order.index(CHOICES[need][0]) < order.index(q.key), (q.key, need)
+
+
+def test_every_choice_is_made_on_the_dev_split_and_confirmed_on_test():
+    for question, _ in CHOICES.values():
+        assert BY_KEY[question].context[0] == "benchmark=offline_dev"
+    assert {"benchmark=offline"} == {BY_KEY[k].context[0] for k in ("confirm", "window_test", "tuned_test")}
+    assert BY_KEY["tuned_test"].needs == BY_KEY["tuned_dev"].needs == ("recipe", "window", "bias")
+
+
+def _scores(split: str) -> pd.DataFrame:
+    return pd.DataFrame({"task_name": "STSBenchmark", "split": split, "main_score": [0.50, 0.54, 0.54, 0.40],
+                         "swept": [{"layers.start": str(s)} for s in (0, 3, 6, 9)]})
+
+
+def test_a_choice_takes_the_best_dev_variant_and_the_first_of_ties():
+    choice = choose(_scores("validation"), ("layers.start",), "window", "window")
+    assert choice == Choice("window", "window", {"layers.start": "3"}, 0.54, 4)
+    assert choice.overrides == ("layers.start=3",)
+
+
+def test_a_choice_refuses_test_split_scores():
+    with pytest.raises(ValueError, match="refusing to choose on split"):
+        choose(_scores("test"), ("layers.start",), "window")
+
+
+def test_questions_wait_for_the_choices_they_need():
+    tuned = BY_KEY["tuned_test"]
+    window = Choice("window", "window", {"layers.start": "3"}, 0.5, 28)
+    assert tuned.resolve({"window": window}) is None
+    chosen = {"window": window, "bias": Choice("bias", "bias_window", {"bias": "2.0"}, 0.5, 5),
+              "recipe": Choice("recipe", "prompt_pooling", {"prompt": "prompteol", "pooling": "last"}, 0.6, 15)}
+    assert tuned.resolve(chosen) == ("benchmark=offline", "prompt=prompteol", "pooling=last", "layers.start=3",
+                                     "bias=2.0")
 
 
 def test_conclusion_says_no_difference_when_the_paired_interval_covers_zero():
@@ -39,7 +75,10 @@ def test_conclusion_says_no_difference_when_the_paired_interval_covers_zero():
 def test_every_question_expands_into_valid_jobs_with_distinct_result_folders():
     from kvembed.harness.study import experiment_jobs
 
+    chosen = {"window": Choice("window", "window", {"layers.start": "3"}, 0.5, 28),
+              "bias": Choice("bias", "bias_window", {"bias": "2.0"}, 0.5, 5),
+              "recipe": Choice("recipe", "prompt_pooling", {"prompt": "prompteol", "pooling": "last"}, 0.6, 15)}
     for q in QUESTIONS:
-        jobs = experiment_jobs(q.experiment, q.overrides)
+        jobs = experiment_jobs(q.experiment, q.resolve(chosen))
         assert jobs, q.key
         assert len({j.folder for j in jobs}) == len(jobs), f"{q.key}: two jobs would share a result folder"

@@ -83,3 +83,23 @@ def test_a_job_encodes_each_text_once_and_scores_do_not_change(encoder):
     before = shared.n_texts
     evaluate(model, "STSBReranking.proxy", limit=120)
     assert shared.n_texts == before  # a second pass over the same texts encodes nothing
+
+
+def test_stsbenchmark_on_the_dev_split_is_mtebs_task_fed_from_the_packaged_dev_file():
+    from kvembed.data.stsb import load_stsb
+
+    dev = get_task("STSBenchmark", offline_data=True, split="validation")
+    assert dev.metadata.name == "STSBenchmark" and list(dev.eval_splits) == ["validation"]
+    assert list(dev.dataset) == ["validation"] and len(dev.dataset["validation"]) == 1500
+    assert dev.dataset["validation"][0]["sentence1"] == load_stsb("dev")[0].sentence1
+    test = get_task("STSBenchmark", offline_data=True)
+    assert list(test.eval_splits) == ["test"] and len(test.dataset["test"]) == 1379
+    assert len(get_task("STSBenchmark", offline_data=True, split="validation", limit=600).dataset["validation"]) == 600
+
+
+@pytest.mark.parametrize("name", sorted(PROXY_TASKS))
+def test_a_split_the_proxies_do_not_have_fails_naming_it(name):
+    with pytest.raises(ValueError, match="has only a test split"):
+        get_task(name, split="validation")
+    with pytest.raises(ValueError, match="no split 'dev'"):
+        get_task("STSBenchmark", offline_data=True, split="dev")

@@ -250,7 +250,7 @@ def test_study_finds_the_runner_results_by_configuration_and_reports_paired_inte
     assert sorted(scores["task_name"]) == sorted(TASKS)
     main = df[df["is_main"]].set_index("task_name")["value"]
     assert scores.set_index("task_name")["main_score"].to_dict() == pytest.approx(main.to_dict())
-    table = question_table(Question("tiny", "tiny", None, tuple(extra)), out).set_index("task")
+    table = question_table(Question("tiny", "tiny", None, context=tuple(extra)), out, {}).set_index("task")
     sts = table.loc["STSBenchmark"]
     assert sts["ci_low"] <= sts["score"] <= sts["ci_high"]
     # the reference "paper kvembed" of this question is the run itself: a paired difference of exactly 0
@@ -285,3 +285,14 @@ def test_table1_takes_a_method_default_run_that_another_experiment_ran_first():
                        dict(row, experiment="bias_sweep", method="mean", config_hash="variant", value=0.9)])
     scores = tables.table1_scores(df, "offline_smoke")
     assert sorted(zip(scores["method"], scores["config_hash"])) == [("kvembed", "a"), ("mean", key)]
+
+
+def test_a_run_on_another_split_gets_its_own_result_folder():
+    from kvembed.harness.study import experiment_jobs
+
+    test = experiment_jobs(None, ["benchmark=offline_smoke"])[0]
+    dev = experiment_jobs(None, ["benchmark=offline_smoke", "benchmark.split=validation"])[0]
+    assert dev.key != test.key
+    from kvembed.harness.run import result_key
+
+    assert "split" not in result_key(test.config)  # keys of runs on the task's own split unchanged

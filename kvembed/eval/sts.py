@@ -40,10 +40,12 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 def evaluate_sts(encoder, pairs: Sequence[STSPair], batch_size: int = 32,
                  show_progress_bar: bool | None = None) -> STSResult:
-    """Encode both sides of every pair (unique texts once) and correlate cosine with the gold score."""
+    """Encode both sides of every pair (unique texts once) and correlate cosine with the gold score. STS is
+    symmetric, so both sides take the method's ``symmetric_role`` template, as the mteb adapter does."""
     texts = list(dict.fromkeys([p.sentence1 for p in pairs] + [p.sentence2 for p in pairs]))
     start = time.perf_counter()
-    emb = encoder.encode(texts, batch_size=batch_size, show_progress_bar=show_progress_bar)
+    emb = encoder.encode(texts, prompt_type=encoder.method.symmetric_role, batch_size=batch_size,
+                         show_progress_bar=show_progress_bar)
     seconds = time.perf_counter() - start
     row = {t: i for i, t in enumerate(texts)}
     a = emb[[row[p.sentence1] for p in pairs]]

@@ -95,16 +95,18 @@ def _split_stats(task, split: str) -> dict[str, Any]:
 
 def task_stats(name: str, run: RunConfig) -> TextStats | None:
     """Texts and characters of one task (None when neither its data nor mteb's statistics are here)."""
-    return _task_stats(name, run.benchmark.limit, run.benchmark.offline_data, run.benchmark.data_dir)
+    return _task_stats(name, run.benchmark.limit, run.benchmark.offline_data, run.benchmark.data_dir,
+                       run.benchmark.split)
 
 
 @cache  # a plan asks for the same task once per backbone × method: load its data or statistics once
-def _task_stats(name: str, limit: int | None, offline_data: bool, data_dir: str | None) -> TextStats | None:
-    task = get_task(name, limit=limit, offline_data=offline_data, data_dir=data_dir)
+def _task_stats(name: str, limit: int | None, offline_data: bool, data_dir: str | None,
+                split: str | None = None) -> TextStats | None:
+    task = get_task(name, limit=limit, offline_data=offline_data, data_dir=data_dir, split=split)
     kind = task.metadata.type
     if name in OFFLINE_TASKS and (offline_data or name != "STSBenchmark"):  # packaged data
         task.load_data()
-        stats = {split: _split_stats(task, split) for split in task.metadata.eval_splits}
+        stats = {s: _split_stats(task, s) for s in task.eval_splits}
         source = "the task's data"
     else:
         path = resources.files("mteb") / "descriptive_stats" / kind / f"{name}.json"
@@ -119,8 +121,8 @@ def _task_stats(name: str, limit: int | None, offline_data: bool, data_dir: str 
         source = "mteb's descriptive statistics"
     counts: dict[str, int] = {}
     total_chars: dict[str, float] = {}
-    for split in task.metadata.eval_splits:
-        _add_stats(stats.get(split) or {}, kind, counts, total_chars)
+    for s in task.eval_splits:
+        _add_stats(stats.get(s) or {}, kind, counts, total_chars)
     if not counts:
         return None
     return TextStats(counts, {role: total_chars[role] / counts[role] for role in counts}, source)

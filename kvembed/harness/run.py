@@ -71,7 +71,9 @@ def result_key(run: RunConfig) -> dict[str, Any]:
     opts.pop("device")
     return {"backbone": run.backbone.name, **opts, "use_instructions": run.use_instructions,
             "limit": run.benchmark.limit, "offline_data": run.benchmark.offline_data,
-            "data_dir": run.benchmark.data_dir}
+            "data_dir": run.benchmark.data_dir,
+            # only when set, so that the keys of runs on each task's own split stay what they were
+            **({"split": run.benchmark.split} if run.benchmark.split else {})}
 
 
 def result_folder(run: RunConfig) -> tuple[str, Path]:
@@ -118,7 +120,7 @@ def evaluate_task(run: RunConfig, name: str, model: MTEBEncoder, job: dict[str, 
     encoder = model.model
     info = encoder.describe()
     task = get_task(name, limit=run.benchmark.limit, offline_data=run.benchmark.offline_data,
-                    data_dir=run.benchmark.data_dir)
+                    data_dir=run.benchmark.data_dir, split=run.benchmark.split)
     load_task_data(task)
     if info["device"].startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
@@ -136,7 +138,7 @@ def evaluate_task(run: RunConfig, name: str, model: MTEBEncoder, job: dict[str, 
         log.warning("%s: no per-item scores (%s)", name, err)
         items = None
     if items is not None and task.metadata.type == "STS":  # embedding geometry for the figures
-        split = task.metadata.eval_splits[0]
+        split = task.eval_splits[0]
         rows += [{"split": split, "subset": "default", "metric": f"geometry_{k}", "value": v, "is_main": False}
                  for k, v in geometry.sts_geometry(task, model.lookup).items()]
     model.record(False)

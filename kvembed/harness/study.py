@@ -5,8 +5,8 @@ A named experiment (``configs/experiment/*.yaml``) is a multirun; its jobs are t
 Each job's results live where the runner put them (the folder is a hash of the job's resolved
 configuration), so reports and notebooks look results up by configuration, never by guessing.
 
-    jobs = experiment_jobs("bias_sweep", ["benchmark=offline_screen"])
-    table = experiment_scores("bias_sweep", ["benchmark=offline_screen"])   # one row per job × task
+    jobs = experiment_jobs("bias_sweep", ["benchmark=offline_dev"])
+    table = experiment_scores("bias_sweep", ["benchmark=offline_dev"])   # one row per job × task
 """
 
 from __future__ import annotations
@@ -103,7 +103,8 @@ def experiment_scores(experiment: str | None, overrides: Sequence[str] = (),
             main = df[df["is_main"]].iloc[0]
             items = results.items_path(job.folder, task)
             extra = {m: float(v) for m, v in zip(df["metric"], df["value"]) if str(m).startswith("geometry_")}
-            rows.append({**job.swept, **extra, "label": job.label, "task_name": task,
+            rows.append({**job.swept, **extra, "label": job.label, "swept": dict(job.swept), "task_name": task,
+                         "split": str(main["split"]),
                          "main_score": float(main["value"]), "max_length": int(main["max_length"]),
                          "id_curve": main["id_curve"], "layer_strategy": main["layer_strategy"],
                          "method": main["method"], "layers": main["layers"], "bias": main["bias"],

@@ -17,51 +17,111 @@ from pathlib import Path
 import pandas as pd
 
 from ..eval.item_scores import bootstrap_ci, paired_difference_ci
-from ..eval.tasks.offline import sample_indices
-from ..harness.study import experiment_jobs, experiment_scores, is_sweep
+from ..harness.study import experiment_jobs, experiment_scores
 
-SCREEN = "benchmark=offline_screen"
+DEV = "benchmark=offline_dev"  # where every choice is made: STS-B dev pairs (mteb's "validation" split)
+TEST = "benchmark=offline"  # where the choices are confirmed: the full STS-B test split and the proxies
 GEMMA = "backbone=gemma3-270m"
 N_BOOT = int(os.environ.get("KVEMBED_BOOTSTRAP", "1000"))  # resamples per interval (tests use fewer)
 
 
 @dataclass(frozen=True)
 class Question:
+    """One question of the study: a named experiment run where ``context`` says (benchmark, backbone), its
+    variants set by ``overrides`` plus the settings chosen on the dev split that it ``needs``."""
+
     key: str
     title: str
-    experiment: str
+    experiment: str | None
     overrides: tuple[str, ...] = ()
     stage: str = "screen"
-    holdout: bool = False  # also score STSBenchmark on the test pairs the screening sample left out
+    context: tuple[str, ...] = (DEV,)
+    needs: tuple[str, ...] = ()  # keys of CHOICES whose dev-selected values become overrides
     refs: tuple[str, ...] = ("kvembed", "kvembed_no_reroute")  # methods every variant is compared with (paired)
 
+    def resolve(self, chosen: dict[str, Choice]) -> tuple[str, ...] | None:
+        """Context, fixed overrides and the chosen settings this question needs (None: not chosen yet)."""
+        if any(n not in chosen for n in self.needs):
+            return None
+        return (*self.context, *self.overrides, *(o for n in self.needs for o in chosen[n].overrides))
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A setting chosen on the dev split: the best variant of one question (highest STSBenchmark score)."""
+
+    key: str
+    question: str
+    values: dict[str, str]
+    score: float
+    n_variants: int
+
+    @property
+    def overrides(self) -> tuple[str, ...]:
+        return tuple(f"{k}={v}" for k, v in self.values.items())
+
+
+# What the study chooses, each from one dev-split question: (question key, the swept settings it fixes)
+CHOICES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "window": ("window", ("layers.start",)),
+    "bias": ("bias_window", ("bias",)),
+    "recipe": ("prompt_pooling", ("prompt", "pooling")),
+}
 
 QUESTIONS: list[Question] = [
-    Question("components", "Which component carries the gain?", "ablate_components", (SCREEN,)),
+    Question("components", "Which component carries the gain?", "ablate_components"),
     Question("window", "Where across depth does re-routing help? (window of ⌊0.1·L⌋ layers)", "layer_sweep",
-             (SCREEN, "layers.start=range(0,28)")),
-    Question("bias", "Prefix logit bias", "bias_sweep", (SCREEN,)),
-    Question("auto", "Does layers=auto find the best window?", "layer_strategies", (SCREEN,)),
-    Question("rope", "Prefix RoPE: keep the final token's rotation or re-rotate to position 0", "ablate_rope",
-             (SCREEN,)),
-    Question("baselines", "The baselines on the same pairs", "table1_offline", (SCREEN,)),
-    Question("prompt_pooling", "Prompt template × pooling (re-routing on)", "ablate_prompt_pooling", (SCREEN,)),
-    Question("gemma_components", "Gemma-3-270M: components", "ablate_components", (SCREEN, GEMMA), "gemma"),
+             ("layers.start=range(0,28)",)),
+    Question("bias", "Prefix logit bias (at the auto layers)", "bias_sweep"),
+    Question("auto", "Does layers=auto find the best window?", "layer_strategies"),
+    Question("rope", "Prefix RoPE: keep the final token's rotation or re-rotate to position 0", "ablate_rope"),
+    Question("baselines", "The baselines on the same pairs", "table1_offline"),
+    Question("prompt_pooling", "Prompt template × pooling (re-routing on)", "ablate_prompt_pooling"),
+    Question("gemma_components", "Gemma-3-270M: components", "ablate_components", (), "gemma", (DEV, GEMMA)),
     Question("gemma_window", "Gemma-3-270M: window position (⌊0.1·18⌋ = 1 layer)", "layer_sweep",
-             (SCREEN, GEMMA, "layers.start=range(0,18,3)"), "gemma"),
-    Question("bias_window", "Prefix logit bias at the early window (layers [0.1, 0.2) of depth)", "bias_sweep_window",
-             (SCREEN,), "confirm"),
-    Question("tuned_screen", "kvembed_tuned against the paper's kvembed and PromptEOL on the screening pairs",
-             "ablation_confirm", (SCREEN,), "confirm", refs=("kvembed", "prompteol")),
-    Question("confirm", "Confirmation on the full offline benchmark (full STS-B test split + proxies)",
-             "ablation_confirm", (), "confirm", holdout=True, refs=("kvembed", "kvembed_no_reroute", "prompteol")),
-    Question("confirm_window", "Confirmation: the screen's best window (layers 3–5) on the full offline benchmark",
-             "ablation_confirm_window", (), "confirm", holdout=True),
+             ("layers.start=range(0,18,3)",), "gemma", (DEV, GEMMA)),
+    Question("bias_window", "Prefix logit bias at the window chosen on dev", "bias_sweep_window", (), "confirm",
+             needs=("window",)),
+    Question("tuned_dev", "The dev-chosen recipe (prompt, pooling, window, bias) on the dev pairs", "ablation_tuned",
+             (), "confirm", needs=("recipe", "window", "bias"), refs=("kvembed", "prompteol")),
+    Question("confirm", "Test split: the references (full STS-B test split + proxies)", "ablation_confirm", (),
+             "confirm", (TEST,), refs=("kvembed", "kvembed_no_reroute", "prompteol")),
+    Question("window_test", "Test split: the window chosen on dev", "ablation_confirm_window", (), "confirm", (TEST,),
+             needs=("window",)),
+    Question("tuned_test", "Test split: the dev-chosen recipe", "ablation_tuned", (), "confirm", (TEST,),
+             needs=("recipe", "window", "bias"), refs=("kvembed", "kvembed_no_reroute", "prompteol")),
 ]
-
-STAGES: dict[str, list[tuple[str, list[str]]]] = {}
+BY_KEY = {q.key: q for q in QUESTIONS}
+STAGES: dict[str, list[Question]] = {}
 for _q in QUESTIONS:
-    STAGES.setdefault(_q.stage, []).append((_q.experiment, list(_q.overrides)))
+    STAGES.setdefault(_q.stage, []).append(_q)
+
+
+def choose(scores: pd.DataFrame, settings: tuple[str, ...], key: str = "", question: str = "") -> Choice | None:
+    """The variant with the highest STSBenchmark score on the dev split (first on ties); refuses test rows,
+    so no choice can ever be made on the numbers it is later confirmed on."""
+    sts = scores[scores["task_name"] == "STSBenchmark"] if len(scores) else scores
+    if sts.empty:
+        return None
+    if (sts["split"] != "validation").any():
+        raise ValueError(f"choice {key!r}: refusing to choose on split(s) {sorted(set(sts['split']) - {'validation'})}"
+                         " — settings are chosen on the dev split (validation) only")
+    best = sts.loc[sts["main_score"].idxmax()]
+    return Choice(key, question, {s: str(best["swept"][s]) for s in settings}, float(best["main_score"]), len(sts))
+
+
+def select_on_dev(results_dir: Path | str = "results") -> dict[str, Choice]:
+    """Every setting the study chooses, from the dev-split results on disk (choices not runnable yet left out)."""
+    chosen: dict[str, Choice] = {}
+    for key, (question, settings) in CHOICES.items():
+        q = BY_KEY[question]
+        overrides = q.resolve(chosen)
+        if overrides is None:
+            continue
+        choice = choose(experiment_scores(q.experiment, overrides, results_dir), settings, key, question)
+        if choice is not None:
+            chosen[key] = choice
+    return chosen
 
 
 def ref_column(method: str) -> str:
@@ -85,46 +145,35 @@ def _reference(backbone_overrides: tuple[str, ...], method: str, results_dir: Pa
     return ref.iloc[0] if len(ref) else None
 
 
-def question_table(q: Question, results_dir: Path) -> pd.DataFrame:
-    """One row per finished (variant, task): score with CI, and paired differences against the paper's
-    kvembed and against the same prompt without re-routing (where both have per-item scores)."""
-    scores = experiment_scores(q.experiment, q.overrides, results_dir)
+def question_table(q: Question, results_dir: Path, chosen: dict[str, Choice] | None = None) -> pd.DataFrame:
+    """One row per finished (variant, task): score with CI, and paired differences against the reference
+    methods (``q.refs``) run in the same context, where both have per-item scores."""
+    overrides = q.resolve(select_on_dev(results_dir) if chosen is None else chosen)
+    if overrides is None:
+        return pd.DataFrame()
+    scores = experiment_scores(q.experiment, overrides, results_dir)
     if scores.empty:
         return scores
-    fixed = tuple(o for o in q.overrides if not is_sweep(o))
-    references = {(m, task): _reference(fixed, m, results_dir, task)
+    references = {(m, task): _reference(q.context, m, results_dir, task)
                   for m in q.refs for task in scores["task_name"].unique()}
     rows = []
     for _, r in scores.iterrows():
-        row = {"variant": r["label"], "task": r["task_name"], "layers": r["layers"], "score": r["main_score"]}
+        row = {"variant": r["label"], "task": r["task_name"], "split": r["split"], "layers": r["layers"],
+               "score": r["main_score"]}
         if not isinstance(r["items"], str):
             rows.append(row)
             continue
-        refs = {ref_column(m): references[(m, r["task_name"])] for m in q.refs}
-        subsets = [(r["task_name"], None)]
-        if q.holdout and r["task_name"] == "STSBenchmark":
-            subsets.append(("STSBenchmark, {n} pairs not in the screening sample", _unscreened))
-        for task, select in subsets:
-            items = _items(r["items"])
-            keep = select(len(items)) if select else slice(None)
-            items = items.iloc[keep].reset_index(drop=True)
-            score, lo, hi = bootstrap_ci(items, N_BOOT)
-            out = dict(row, task=task.format(n=len(items)), score=score, ci_low=lo, ci_high=hi, n_items=len(items))
-            for name, ref in refs.items():
-                if ref is not None and isinstance(ref["items"], str):
-                    base = _items(ref["items"]).iloc[keep].reset_index(drop=True)
-                    d, dlo, dhi = paired_difference_ci(items, base, N_BOOT)
-                    out.update({name: d, f"{name}_low": dlo, f"{name}_high": dhi})
-            rows.append(out)
+        items = _items(r["items"])
+        score, lo, hi = bootstrap_ci(items, N_BOOT)
+        out = dict(row, score=score, ci_low=lo, ci_high=hi, n_items=len(items))
+        for m in q.refs:
+            ref = references[(m, r["task_name"])]
+            if ref is not None and isinstance(ref["items"], str):
+                d, dlo, dhi = paired_difference_ci(items, _items(ref["items"]), N_BOOT)
+                name = ref_column(m)
+                out.update({name: d, f"{name}_low": dlo, f"{name}_high": dhi})
+        rows.append(out)
     return pd.DataFrame(rows)
-
-
-def _unscreened(n: int) -> list[int]:
-    """Positions of the STS-B test pairs that ``benchmark=offline_screen`` did not evaluate."""
-
-    limit = experiment_jobs(None, [SCREEN])[0].config.benchmark.limit
-    screened = set(sample_indices(n, limit))
-    return [i for i in range(n) if i not in screened]
 
 
 def _layers(value) -> str:
@@ -143,7 +192,8 @@ def _layers(value) -> str:
 def _markdown(table: pd.DataFrame, refs: tuple[str, ...]) -> str:
     out = []
     for _, r in table.iterrows():
-        line = {"variant": r["variant"], "task": r["task"], "layers": _layers(r["layers"])}
+        line = {"variant": r["variant"], "task": r["task"], "split": split_name(r.get("split")),
+                "layers": _layers(r["layers"])}
         if "ci_low" in r and pd.notna(r.get("ci_low")):
             line["score ×100 [95% CI]"] = _fmt(r["score"], r["ci_low"], r["ci_high"])
         else:
@@ -158,6 +208,11 @@ def _markdown(table: pd.DataFrame, refs: tuple[str, ...]) -> str:
     return pd.DataFrame(out).to_markdown(index=False)
 
 
+def split_name(split: str | None) -> str:
+    """mteb's split name as STS-B users know it (mteb calls the STS-B dev split ``validation``)."""
+    return {"validation": "dev", None: ""}.get(split, str(split))
+
+
 def _verdict(d: float, lo: float, hi: float) -> str:
     if lo > 0:
         return f"better by {100 * d:.2f} points (95% CI {100 * lo:+.2f} to {100 * hi:+.2f})"
@@ -170,13 +225,12 @@ def conclusion(q: Question, table: pd.DataFrame) -> str:
     """One plain sentence per question, computed from the table."""
     if table.empty or "score" not in table:
         return "Not run yet."
-    held_out = table["task"].str.startswith("STSBenchmark, ")
-    sts = table[held_out] if held_out.any() else table[table["task"] == "STSBenchmark"]
+    sts = table[table["task"] == "STSBenchmark"]
     if sts.empty:
         return "Not run yet."
     best = sts.loc[sts["score"].idxmax()]
     worst = sts.loc[sts["score"].idxmin()]
-    where = f"on {sts['task'].iloc[0]}: " if held_out.any() else ""
+    where = f"on the STS-B {split_name(best.get('split'))} split: " if "split" in sts else ""
     if len(sts) == 1:
         against, parts = "against", [f"{where}{best['variant']} scores {100 * best['score']:.2f}"]
     else:
@@ -195,10 +249,9 @@ def conclusion(q: Question, table: pd.DataFrame) -> str:
 
 def auto_gap(results_dir: Path) -> pd.DataFrame:
     """Each layers=auto variant's choice against the best window of the sweep (paired difference)."""
-    window = {q.key: q for q in QUESTIONS}["window"]
-    auto = {q.key: q for q in QUESTIONS}["auto"]
-    sweep = experiment_scores(window.experiment, window.overrides, results_dir)
-    variants = experiment_scores(auto.experiment, auto.overrides, results_dir)
+    window, auto = BY_KEY["window"], BY_KEY["auto"]
+    sweep = experiment_scores(window.experiment, window.resolve({}), results_dir)
+    variants = experiment_scores(auto.experiment, auto.resolve({}), results_dir)
     if sweep.empty or variants.empty:
         return pd.DataFrame()
     sweep, variants = sweep[sweep["task_name"] == "STSBenchmark"], variants[variants["task_name"] == "STSBenchmark"]
@@ -215,27 +268,55 @@ def auto_gap(results_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _limit_note() -> str:
+    dev = experiment_jobs(None, [DEV])[0].config.benchmark
+    pairs = f"a fixed random sample of {dev.limit} of its 1,500 pairs" if dev.limit else "all 1,500 pairs"
+    return (f"**Splits.** Every choice is made on the STS-B *dev* split (mteb's `validation`; `{DEV}`: {pairs}) "
+            f"and confirmed on the *test* split (`{TEST}`: the full 1,379-pair STS-B test split and the six "
+            "offline proxies), which no choice looks at (`choose` refuses non-dev rows). Each table's `split` "
+            "column says where its numbers come from.\n")
+
+
+def choices_table(chosen: dict[str, Choice]) -> str:
+    """The settings chosen on dev, with the score that chose them and the command that runs the recipe."""
+    if not chosen:
+        return "\nNothing chosen yet: run the dev stages (`python experiments/ablation.py --stages screen`).\n"
+    rows = [{"choice": c.key, "setting": ", ".join(c.overrides), "from question": c.question,
+             "dev score ×100": round(100 * c.score, 2), "variants compared": c.n_variants} for c in chosen.values()]
+    text = "\n" + pd.DataFrame(rows).to_markdown(index=False) + "\n"
+    tuned = BY_KEY["tuned_test"].resolve(chosen)
+    if tuned is not None:
+        text += ("\nThe dev-chosen recipe (not the paper's method; chosen greedily: window with the paper's prompt, "
+                 "bias at that window, prompt × pooling at the auto layers): `python -m kvembed.run "
+                 f"experiment={BY_KEY['tuned_test'].experiment} {' '.join(tuned[1:])}`\n")
+    return text
+
+
 def render(results_dir: Path | str = "results") -> Path:
     """Write results/ablation.md (and results/ablation.csv with every number) from whatever has run."""
     results_dir = Path(results_dir)
-    parts = ["# Ablation study: which parts of KV-Embedding carry the gain (offline backbones)\n",
-             "Regenerate: `make ablation` (runs what is missing, skips finished runs, re-renders this file).\n",
+    chosen = select_on_dev(results_dir)
+    parts = ["# Ablation study: which parts of KV-Embedding carry the gain (offline backbones)\n\n",
+             "Regenerate: `make ablation` (runs what is missing, skips finished runs, re-renders this file).\n\n",
+             _limit_note(), "\n",
              "Scores are Spearman ×100 for STSBenchmark (mteb's task, cosine) and nDCG@10 ×100 for retrieval; "
              "intervals are 95% percentile bootstraps over the evaluation pairs/queries "
              f"({N_BOOT} resamples). Δ columns are *paired* bootstraps (both configurations scored on the same "
              "resampled pairs), so a Δ interval that excludes 0 is a real difference on this data: "
              "`Δ vs kvembed (paper)` against `method=kvembed` with every paper default, `Δ vs kvembed_no_reroute` "
              "against the same compression prompt and mean+last pooling without re-routing, both on the same "
-             "backbone and benchmark. "
-             "Screening stages use `benchmark=offline_screen` (a fixed sample of 600 STS-B test pairs, "
-             "2 CPU cores' worth); the confirmation stage uses the full offline benchmark.\n"]
+             "backbone, benchmark and split. SmolLM2-135M is the Q4_1 GGUF dequantised to fp32.\n",
+             "\n## Chosen on the dev split\n", choices_table(chosen)]
     every = []
     for q in QUESTIONS:
-        table = question_table(q, results_dir)
-        n_jobs = len(experiment_jobs(q.experiment, q.overrides, results_dir))
+        overrides = q.resolve(chosen)
+        table = question_table(q, results_dir, chosen)
+        shown = overrides if overrides is not None else (*q.context, *q.overrides, *(f"<{n} chosen on dev>"
+                                                                                   for n in q.needs))
+        n_jobs = len(experiment_jobs(q.experiment, overrides, results_dir)) if overrides is not None else 0
         n_done = table["variant"].nunique() if not table.empty else 0
         parts.append(f"\n## {q.title}\n\n`experiment={q.experiment}` " +
-                     " ".join(f"`{o}`" for o in q.overrides) + f" — {n_done} of {n_jobs} jobs run\n")
+                     " ".join(f"`{o}`" for o in shown) + f" — {n_done} of {n_jobs} jobs run\n")
         if table.empty:
             parts.append("\nNot run yet.\n")
             continue
@@ -244,7 +325,7 @@ def render(results_dir: Path | str = "results") -> Path:
         if q.key == "auto":
             gap = auto_gap(results_dir)
             if not gap.empty:
-                parts.append("\nEach `auto` variant against the best window of the layer sweep (STSBenchmark):\n\n"
+                parts.append("\nEach `auto` variant against the best window of the layer sweep (STSBenchmark, dev):\n\n"
                              + gap.to_markdown(index=False) + "\n")
         every.append(table.assign(question=q.key))
     out = results_dir / "ablation.md"

@@ -57,6 +57,18 @@ def question(key: str, results_dir: Path | str = "results") -> pd.DataFrame:
     return ablation.question_table(QUESTIONS[key], Path(results_dir))
 
 
+def layers_label(table: pd.DataFrame) -> str:
+    """The re-routed layers of a question's rows, as the tables print them ('27–29'), from the data."""
+    return ", ".join(sorted({ablation._layers(_values(v)) for v in table["layers"]}))
+
+
+def split_label(table: pd.DataFrame) -> str:
+    """Where a figure's numbers come from, e.g. 'STS-B dev, 600 pairs' (read from the rows, never assumed)."""
+    splits = sorted({ablation.split_name(s) for s in table["split"]}) if "split" in table else []
+    pairs = sorted({int(n) for n in table["n_items"].dropna()}) if "n_items" in table else []
+    return f"STS-B {', '.join(splits)}" + (f", {', '.join(map(str, pairs))} pairs" if pairs else "")
+
+
 def id_curves(results_dir: Path | str = "results") -> pd.DataFrame:
     """Per-layer intrinsic dimension (the curve ``layers=auto`` minimised) and the window it chose.
 
@@ -65,7 +77,7 @@ def id_curves(results_dir: Path | str = "results") -> pd.DataFrame:
     experiment (SmolLM2) and the paper default on every backbone of the study."""
     rows, seen = [], set()
     for q in (QUESTIONS["auto"], QUESTIONS["components"], QUESTIONS["gemma_components"]):
-        scores = experiment_scores(q.experiment, q.overrides, results_dir)
+        scores = experiment_scores(q.experiment, q.resolve({}), results_dir)
         for _, r in scores.iterrows():
             curve = _values(r["id_curve"])
             label = r["label"].replace("layers=", "").replace("method=", "")
@@ -104,14 +116,14 @@ def geometry(results_dir: Path | str = "results") -> pd.DataFrame:
     frames = []
     for key in ("baselines", "components"):
         q = QUESTIONS[key]
-        s = experiment_scores(q.experiment, q.overrides, results_dir)
+        s = experiment_scores(q.experiment, q.resolve({}), results_dir)
         if not s.empty:
             frames.append(s[s["task_name"] == "STSBenchmark"])
     if not frames:
         return pd.DataFrame()
     s = pd.concat(frames, ignore_index=True).drop_duplicates("folder")
     cols = [c for c in s.columns if c.startswith("geometry_")]
-    out = s[["method", "main_score", *cols]].rename(columns={c: c.removeprefix("geometry_") for c in cols})
+    out = s[["method", "main_score", "split", *cols]].rename(columns={c: c.removeprefix("geometry_") for c in cols})
     return out.reset_index(drop=True)
 
 

@@ -35,8 +35,9 @@ def main_scores(df: pd.DataFrame) -> pd.DataFrame:
     """One row per (run configuration, task): the main score ×100 (averaged over subsets) and where it
     comes from (``provenance``)."""
     main = df[df["is_main"]].assign(code=lambda d: provenance(d))
+    main = main.assign(split=main["split"].replace({"validation": "dev"})) if "split" in main else main.assign(split="")
     keys = ["benchmark", "experiment", "backbone", "method", "config_hash", "task_name", "task_type", "is_proxy",
-            "code"]
+            "split", "code"]
     out = main.groupby(keys, dropna=False, as_index=False)["value"].mean()
     out["score"] = out["value"] * 100
     return out.drop(columns="value")
@@ -83,12 +84,14 @@ def table1(df: pd.DataFrame, benchmark: str) -> pd.DataFrame:
                 row[cat] = round(float(vals.mean()), 2)
         row["Avg."] = round(float(g["score"].mean()), 2)
         row["n_tasks"] = int(g["task_name"].nunique())
+        row["split"] = ", ".join(sorted(set(g["split"])))
         row["code"] = ", ".join(sorted(set(g["code"])))
         paper = PAPER_AVG.get((backbone, method))
         row["paper Avg."] = paper if paper is not None else float("nan")
         rows.append(row)
     out = pd.DataFrame(rows).sort_values(["backbone", "Avg."], ascending=[True, False])
-    cols = ["backbone", "method"] + [c for c in CATEGORIES if c in out] + ["Avg.", "n_tasks", "paper Avg.", "code"]
+    cols = (["backbone", "method"] + [c for c in CATEGORIES if c in out]
+            + ["Avg.", "n_tasks", "split", "paper Avg.", "code"])
     return out[cols].reset_index(drop=True)
 
 
@@ -127,7 +130,9 @@ def render(results_dir: Path | str = "results") -> Path:
              "Main scores ×100, averaged per MTEB task category; `Avg.` is the mean over tasks. `paper Avg.` is "
              "the paper's reported MTEB average where known (docs/method.md §5). `code`: `current` = made by "
              "this checkout's code from a clean commit; `dirty` = from uncommitted code; `older code` = by a "
-             "code version other than this checkout's (rerun to refresh). Regenerate with `kvembed results` "
+             "code version other than this checkout's (rerun to refresh). `split`: the data split every score of the "
+             "row comes from (`test` for Table 1; `dev` = the STS-B dev split the ablation study chooses on). "
+             "Regenerate with `kvembed results` "
              "(or `make results`).\n"]
     frames = []
     if df.empty:

@@ -16,23 +16,31 @@ class DatasetUnavailableError(RuntimeError):
     """A benchmark dataset is neither cached locally nor downloadable from here."""
 
 
-def get_task(name: str, limit: int | None = None, offline_data: bool = False, data_dir: str | None = None):
+def get_task(name: str, limit: int | None = None, offline_data: bool = False, data_dir: str | None = None,
+             split: str | None = None):
     """An mteb task object. ``offline_data`` feeds STSBenchmark from the packaged files; ``data_dir``
-    points LoCoV1 tasks at a local copy in the hub layout."""
+    points LoCoV1 tasks at a local copy in the hub layout; ``split`` evaluates that split instead of the
+    task's own (e.g. ``validation`` for model selection, keeping ``test`` for the reported number)."""
     from .locov1 import LOCOV1_TASKS
-    from .offline import OFFLINE_TASKS
+    from .offline import OFFLINE_TASKS, stsbenchmark
 
-    if name in OFFLINE_TASKS and (offline_data or name != "STSBenchmark"):
+    if name == "STSBenchmark" and offline_data:
+        return stsbenchmark(limit=limit, split=split or "test")
+    if (name in OFFLINE_TASKS and name != "STSBenchmark") or name in LOCOV1_TASKS:
+        if split not in (None, "test"):
+            raise ValueError(f"Task {name!r} has only a test split; benchmark.split={split!r} applies to "
+                             "STSBenchmark (validation = the STS-B dev split) and to mteb tasks with that split")
+        if name in LOCOV1_TASKS:
+            return LOCOV1_TASKS[name](data_dir=data_dir, limit=limit)
         return OFFLINE_TASKS[name](limit=limit)
-    if name in LOCOV1_TASKS:
-        return LOCOV1_TASKS[name](data_dir=data_dir, limit=limit)
     import mteb
 
     try:
-        return mteb.get_task(name)
+        task = mteb.get_task(name)
     except KeyError as err:
         raise ValueError(f"Unknown task {name!r}: not an mteb task nor one of kvembed's tasks "
                          f"{sorted(OFFLINE_TASKS) + sorted(LOCOV1_TASKS)}") from err
+    return task.filter_eval_splits([split]) if split else task
 
 
 def benchmark_task_names(name: str) -> list[str]:

@@ -73,12 +73,32 @@ def _mteb_expected_stats(task_name: str, task_type: str) -> dict:
     return json.loads(path.read_text())
 
 
-def stsbenchmark(limit: int | None = None):
-    """mteb's real STSBenchmark task with its test split read from the packaged files."""
+# mteb's split names for the packaged STS-B files (mteb/stsbenchmark-sts calls the dev split "validation")
+STSB_FILES = {"train": "train", "validation": "dev", "test": "test"}
+
+
+def stsbenchmark(limit: int | None = None, split: str = "test"):
+    """mteb's real STSBenchmark task, evaluated on one split read from the packaged files: ``test`` (checked
+    against the statistics that ship inside mteb) or ``validation`` (the STS-B dev split, for choosing)."""
     import mteb
 
+    if split not in STSB_FILES:
+        raise ValueError(f"STSBenchmark has no split {split!r}; choose one of {sorted(STSB_FILES)}")
     task = mteb.get_task("STSBenchmark")
-    pairs = load_stsb("test")
+    if split != "test":
+        task.filter_eval_splits([split])
+    pairs = load_stsb(STSB_FILES[split])
+    if split == "test":  # mteb ships statistics for its evaluation split only
+        _check_against_mteb(pairs)
+    pairs = _head(list(pairs), limit)
+    task.dataset = DatasetDict({split: Dataset.from_dict({
+        "sentence1": [p.sentence1 for p in pairs], "sentence2": [p.sentence2 for p in pairs],
+        "score": [p.score for p in pairs]})})
+    task.data_loaded = True
+    return task
+
+
+def _check_against_mteb(pairs) -> None:
     expected = _mteb_expected_stats("STSBenchmark", "STS")["test"]
     got = {
         "num_samples": len(pairs),
@@ -96,12 +116,6 @@ def stsbenchmark(limit: int | None = None):
     }
     if got != want:
         raise ValueError(f"Packaged STS-B test split does not match mteb's statistics: {got} != {want}")
-    pairs = _head(list(pairs), limit)
-    task.dataset = DatasetDict({"test": Dataset.from_dict({
-        "sentence1": [p.sentence1 for p in pairs], "sentence2": [p.sentence2 for p in pairs],
-        "score": [p.score for p in pairs]})})
-    task.data_loaded = True
-    return task
 
 
 class _Sampled:
