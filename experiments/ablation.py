@@ -6,7 +6,7 @@
 
 Stages (``kvembed.report.ablation.STAGES``: named experiments from configs/experiment, run as Hydra multiruns):
 
-* ``screen``: SmolLM2-135M on ``benchmark=offline_dev`` (STSBenchmark on 600 pairs of the STS-B *dev*
+* ``screen``: SmolLM2-135M on ``benchmark=offline_dev`` (STSBenchmark on 400 pairs of the STS-B *dev*
   split): components, every layer window, bias, layers=auto variants, prefix RoPE, the baselines on the
   same pairs, prompt × pooling.
 * ``gemma``: the components and the layer windows (every third start) on Gemma-3-270M (optional
