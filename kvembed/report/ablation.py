@@ -156,9 +156,12 @@ def question_table(q: Question, results_dir: Path, chosen: dict[str, Choice] | N
         return scores
     references = {(m, task): _reference(q.context, m, results_dir, task)
                   for m in q.refs for task in scores["task_name"].unique()}
+    # a question without a sweep has one job: name it by the settings it was given, not "default"
+    given = ", ".join(o for o in overrides if o not in q.context) or "default"
     rows = []
     for _, r in scores.iterrows():
-        row = {"variant": r["label"], "task": r["task_name"], "split": r["split"], "layers": r["layers"],
+        label = given if r["label"] == "default" else r["label"]
+        row = {"variant": label, "task": r["task_name"], "split": r["split"], "layers": r["layers"],
                "score": r["main_score"]}
         if not isinstance(r["items"], str):
             rows.append(row)
