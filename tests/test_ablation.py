@@ -82,3 +82,31 @@ def test_every_question_expands_into_valid_jobs_with_distinct_result_folders():
         jobs = experiment_jobs(q.experiment, q.resolve(chosen))
         assert jobs, q.key
         assert len({j.folder for j in jobs}) == len(jobs), f"{q.key}: two jobs would share a result folder"
+
+
+def _fake_result(job, score: float, split: str = "validation") -> None:
+    """A task file shaped like the runner's, for a job that never ran (the selection reads only these)."""
+    from kvembed.harness import results
+
+    row = dict(task_name="STSBenchmark", split=split, subset="default", metric="main_score", value=score,
+               is_main=True, max_length=512, id_curve=None, layer_strategy="range", method="kvembed", layers=[1],
+               bias=1.0, pooling="mean_last", prefix_position=None, prompt_document="{text}", backbone="smollm2-135m",
+               is_proxy=False)
+    results.write_table(pd.DataFrame([row]), results.task_path(job.folder, "STSBenchmark"))
+
+
+def test_select_on_dev_chooses_the_window_then_the_bias_at_that_window(tmp_path):
+    from kvembed.harness.study import experiment_jobs
+    from kvembed.report.ablation import select_on_dev
+
+    window = BY_KEY["window"]
+    for job in experiment_jobs(window.experiment, window.resolve({}), tmp_path):
+        _fake_result(job, 0.5 + (0.1 if job.swept["layers.start"] == "4" else 0.0))
+    chosen = select_on_dev(tmp_path)
+    assert chosen["window"].overrides == ("layers.start=4",) and "bias" not in chosen
+    bias_q = BY_KEY["bias_window"]
+    jobs = experiment_jobs(bias_q.experiment, bias_q.resolve(chosen), tmp_path)
+    assert {j.config.layers.start for j in jobs} == {4}  # the bias is swept at the chosen window
+    for job in jobs:
+        _fake_result(job, {"2": 0.7}.get(job.swept["bias"], 0.6))
+    assert select_on_dev(tmp_path)["bias"].overrides == ("bias=2",)
