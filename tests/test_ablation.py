@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kvembed.report.ablation import BY_KEY, CHOICES, QUESTIONS, STAGES, Choice, Question, _layers, choose, conclusion
+from kvembed.report.ablation import BY_KEY, CHOICES, QUESTIONS, STAGES, Choice, Question, choose, conclusion, layer_runs
 
 
 def test_layer_lists_collapse_into_runs():
-    assert _layers([3, 4, 5]) == "3–5"
-    assert _layers(np.array([0, 1, 2, 5, 7, 8])) == "0–2, 5, 7–8"  # as read back from a list column
-    assert _layers([]) == "none" and _layers(None) == "none"
+    assert layer_runs([3, 4, 5]) == "3–5"
+    assert layer_runs(np.array([0, 1, 2, 5, 7, 8])) == "0–2, 5, 7–8"  # as read back from a list column
+    assert layer_runs([]) == "none" and layer_runs(None) == "none"
 
 
 def test_every_question_belongs_to_one_stage_and_runs_after_the_choices_it_needs():

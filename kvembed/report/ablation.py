@@ -179,7 +179,7 @@ def question_table(q: Question, results_dir: Path, chosen: dict[str, Choice] | N
     return pd.DataFrame(rows)
 
 
-def _layers(value) -> str:
+def layer_runs(value) -> str:
     """[3, 4, 5] -> '3–5' (runs of consecutive layers collapsed), [] -> 'none'."""
     layers = [] if value is None else [int(x) for x in value]
     if not layers:
@@ -196,7 +196,7 @@ def _markdown(table: pd.DataFrame, refs: tuple[str, ...]) -> str:
     out = []
     for _, r in table.iterrows():
         line = {"variant": r["variant"], "task": r["task"], "split": split_name(r.get("split")),
-                "layers": _layers(r["layers"])}
+                "layers": layer_runs(r["layers"])}
         if "ci_low" in r and pd.notna(r.get("ci_low")):
             line["score ×100 [95% CI]"] = _fmt(r["score"], r["ci_low"], r["ci_high"])
         else:
@@ -264,9 +264,9 @@ def auto_gap(results_dir: Path) -> pd.DataFrame:
         if not (isinstance(v["items"], str) and isinstance(best["items"], str)):
             continue
         d, lo, hi = paired_difference_ci(_items(best["items"]), _items(v["items"]), N_BOOT)
-        rows.append({"auto variant": v["label"], "chosen layers": _layers(v["layers"]),
+        rows.append({"auto variant": v["label"], "chosen layers": layer_runs(v["layers"]),
                      "score ×100": round(100 * v["main_score"], 2),
-                     "best swept window": _layers(best["layers"]), "best ×100": round(100 * best["main_score"], 2),
+                     "best swept window": layer_runs(best["layers"]), "best ×100": round(100 * best["main_score"], 2),
                      "gap (best − variant) [95% CI]": _fmt(d, lo, hi, signed=True)})
     return pd.DataFrame(rows)
 

@@ -59,7 +59,7 @@ def question(key: str, results_dir: Path | str = "results") -> pd.DataFrame:
 
 def layers_label(table: pd.DataFrame) -> str:
     """The re-routed layers of a question's rows, as the tables print them ('27–29'), from the data."""
-    return ", ".join(sorted({ablation._layers(_values(v)) for v in table["layers"]}))
+    return ", ".join(sorted({ablation.layer_runs(_values(v)) for v in table["layers"]}))
 
 
 def split_label(table: pd.DataFrame) -> str:
