@@ -29,6 +29,11 @@ def text_key(role: str, text: str) -> str:
     return stable_hash([role, text], 64)
 
 
+def role_key(role: str, instruction: str | None) -> str:
+    """What an embedding's role is in the cache: the template role, with the task instruction if one is given."""
+    return role if instruction is None else f"{role}\x1f{instruction}"
+
+
 class EmbeddingCache:
     """Embeddings of one encoder configuration (``config`` is hashed into the key)."""
 

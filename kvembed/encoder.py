@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -20,11 +21,12 @@ from tqdm.auto import tqdm
 from . import forward
 from .backbones import Backbone, load_backbone
 from .data.stsb import unique_sentences
-from .embed_cache import attach, cached_encode
+from .embed_cache import attach, cached_encode, role_key
 from .inputs import MethodInputs
 from .layers import LayerChoice, parse_layers, resolve_static, select_auto
 from .methods import DEFAULT, MethodSpec, get_method
-from .methods.base import LayerSetting
+from .methods.base import LayerSetting, check_output_layer
+from .methods.token_prepending import paired_prompt
 from .pooling import pool
 from .prompts import ROLES, Encoded, length_sorted_batches
 
@@ -66,7 +68,7 @@ class TextEncoder(Protocol):
     def layers(self) -> tuple[int, ...]: ...
 
     def encode(self, texts: Sequence[str], prompt_type: str = "document", batch_size: int = 32,
-               show_progress_bar: bool | None = None) -> np.ndarray: ...
+               show_progress_bar: bool | None = None, instruction: str | None = None) -> np.ndarray: ...
 
     def describe(self) -> dict[str, Any]: ...
 
@@ -86,8 +88,8 @@ class Encoder:
         self.padding_side = padding_side
         self.normalize = normalize
         self.sort_by_length = True  # False = arrival order (only to measure what sorting buys)
-        self.inputs = MethodInputs(backbone.tokenizer, method, self.max_length)  # fails now on a bad template
         self._plan_baselines()
+        self.inputs = MethodInputs(backbone.tokenizer, self.method, self.max_length)  # fails now on a bad template
         self.layer_choice = self._choose_layers()
         self.stats: dict[str, float] = {"texts": 0, "tokens": 0, "seconds": 0.0, "oom_halvings": 0}
         self.cache = None  # see use_cache()
@@ -113,7 +115,8 @@ class Encoder:
         return cls(backbone, spec, max_length=max_length, padding_side=padding_side, normalize=normalize)
 
     def _plan_baselines(self) -> None:
-        """Token Prepending / Contrastive Prompting settings for this backbone, and the output layer."""
+        """Token Prepending / Contrastive Prompting settings for this backbone (with TP's paired prompt), and
+        the output layer."""
         b, m = self.backbone, self.method
         self.tp: forward.TokenPrependingPlan | None = None
         self.cp: forward.ContrastivePlan | None = None
@@ -121,17 +124,22 @@ class Encoder:
         if m.token_prepending is not None:
             self.baseline_setting = m.token_prepending.settings(b.source, b.name, b.num_layers)
             v = self.baseline_setting.values
+            if m.token_prepending.paired_prompt:  # the prompt the official entry's layers were tuned with
+                self.method = m = replace(m, prompt=paired_prompt(v["prompt"]))
             g = torch.Generator().manual_seed(m.token_prepending.seed)
             self.tp = forward.TokenPrependingPlan(range(v["start"], v["stop"]), torch.randn(self.dim, generator=g))
         if m.contrastive is not None:
             self.baseline_setting = m.contrastive.settings(b.source, b.name, b.num_layers)
             v = self.baseline_setting.values
             self.cp = forward.ContrastivePlan(int(v["layer"]), float(v["coeff"]))
-        self.output_layer: int | None = self.baseline_setting.values["output_layer"] if self.baseline_setting else None
+        self.output_layer: int | None = (self.baseline_setting.values["output_layer"] if self.baseline_setting
+                                         else m.output_layer)
+        if self.output_layer is not None:
+            check_output_layer(self.output_layer, b.num_layers)
 
-    def tokenize(self, texts: Sequence[str], role: str = "document") -> list[Encoded]:
+    def tokenize(self, texts: Sequence[str], role: str = "document", instruction: str | None = None) -> list[Encoded]:
         """Token ids of each text inside this method's template (truncated inside the text)."""
-        encoded = self.inputs.encode(texts, role)
+        encoded = self.inputs.encode(texts, role, instruction)
         n_trunc = sum(e.truncated for e in encoded)
         if n_trunc:
             log.info("%d of %d texts truncated to max_length=%d (inside the text)", n_trunc, len(texts),
@@ -189,8 +197,9 @@ class Encoder:
         }
 
     # ---------------------------------------------------------------- encoding
-    def _batches(self, texts: list[str], role: str, batch_size: int, desc: str, show: bool | None):
-        encoded = self.tokenize(texts, role)
+    def _batches(self, texts: list[str], role: str, batch_size: int, desc: str, show: bool | None,
+                 instruction: str | None = None):
+        encoded = self.tokenize(texts, role, instruction)
         plan = length_sorted_batches(encoded, batch_size, self.sort_by_length)
         show = len(texts) > 4 * batch_size if show is None else show
         for idx in tqdm(plan, desc=desc, disable=not show, unit="batch"):
@@ -201,18 +210,23 @@ class Encoder:
                                   self.backbone.device)
 
     def encode(self, texts: Sequence[str], prompt_type: str = "document", batch_size: int = 32,
-               show_progress_bar: bool | None = None) -> np.ndarray:
-        """Embed ``texts`` → float32 array (N, hidden). Input order is kept; batch size does not matter."""
+               show_progress_bar: bool | None = None, instruction: str | None = None) -> np.ndarray:
+        """Embed ``texts`` → float32 array (N, hidden). Input order is kept; batch size does not matter.
+
+        ``instruction``: a task instruction for methods with an instruction slot (Echo's ``Instruct:``
+        piece; ``self.inputs.takes_instructions``)."""
         texts = validate_texts(texts)
         if prompt_type not in ROLES:
             raise ValueError(f"Unknown prompt_type {prompt_type!r}; choose one of {ROLES}")
-        return cached_encode(self.cache, texts, prompt_type, self.dim,
-                             lambda todo: self._encode_uncached(todo, prompt_type, batch_size, show_progress_bar))
+        return cached_encode(self.cache, texts, role_key(prompt_type, instruction), self.dim,
+                             lambda todo: self._encode_uncached(todo, prompt_type, batch_size, show_progress_bar,
+                                                                instruction))
 
-    def _encode_uncached(self, texts: list[str], role: str, batch_size: int, show: bool | None) -> np.ndarray:
+    def _encode_uncached(self, texts: list[str], role: str, batch_size: int, show: bool | None,
+                         instruction: str | None = None) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         start = time.perf_counter()
-        for idx, batch in self._batches(texts, role, batch_size, f"encode {self.method.name}", show):
+        for idx, batch in self._batches(texts, role, batch_size, f"encode {self.method.name}", show, instruction):
             out[idx] = self.embed_batch(batch)
             self.stats["texts"] += len(idx)
             self.stats["tokens"] += batch.num_tokens

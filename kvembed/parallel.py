@@ -26,7 +26,7 @@ import torch
 import transformers as tf
 
 from .backbones import locate
-from .embed_cache import attach, cached_encode
+from .embed_cache import attach, cached_encode, role_key
 from .encoder import Encoder, validate_texts
 from .inputs import MethodInputs
 from .methods import get_method
@@ -41,7 +41,7 @@ def _worker(rank: int, device: str, threads: int, model: str, method: str, optio
         torch.set_num_threads(threads)
 
         enc = Encoder.from_pretrained(model, method, device=device, **options)
-        results.put(("ready", rank, enc.describe(), enc.dim))
+        results.put(("ready", rank, enc.describe(), enc.dim, enc.method))
         while True:
             item = tasks.get()
             if item is None:
@@ -78,7 +78,6 @@ class ParallelEncoder:
         self.tokenizer = tf.AutoTokenizer.from_pretrained(source, revision=revision)
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.inputs = MethodInputs(self.tokenizer, self.spec, self.max_length)
         cpu_workers = sum(d == "cpu" for d in self.devices)
         threads = max(1, (os.cpu_count() or 1) // max(1, cpu_workers))
         ctx = mp.get_context("spawn")  # fork is unsafe with torch threads and CUDA
@@ -94,6 +93,8 @@ class ParallelEncoder:
             self.procs.append(proc)
             if rank == 0:
                 self.layers, self.dim = self._wait_ready(1)
+                # tokenise as the workers' Encoder resolved the method for this backbone (TP's paired prompt)
+                self.inputs = MethodInputs(self.tokenizer, self.spec, self.max_length)
         if len(self.devices) > 1:
             self._wait_ready(len(self.devices) - 1)
 
@@ -111,7 +112,7 @@ class ParallelEncoder:
     def _wait_ready(self, n: int) -> tuple[tuple[int, ...], int]:
         info = dim = None
         for _ in range(n):
-            _, _, info, dim = self._get()
+            _, _, info, dim, self.spec = self._get()
         self.info = dict(info, workers=len(self.devices), device=",".join(self.devices))
         return tuple(info["layers"]), int(dim)
 
@@ -131,18 +132,16 @@ class ParallelEncoder:
         return self.cache
 
     def encode(self, texts: Sequence[str], prompt_type: str = "document", batch_size: int = 32,
-               show_progress_bar: bool | None = None) -> np.ndarray:
+               show_progress_bar: bool | None = None, instruction: str | None = None) -> np.ndarray:
         """Same contract as ``Encoder.encode``."""
-
         texts = validate_texts(texts)
-        return cached_encode(self.cache, texts, prompt_type, self.dim,
-                             lambda todo: self._encode_uncached(todo, prompt_type, batch_size))
+        return cached_encode(self.cache, texts, role_key(prompt_type, instruction), self.dim,
+                             lambda todo: self._encode_uncached(todo, prompt_type, batch_size, instruction))
 
-    def _encode_uncached(self, texts: list[str], prompt_type: str, batch_size: int) -> np.ndarray:
-
-
+    def _encode_uncached(self, texts: list[str], prompt_type: str, batch_size: int,
+                         instruction: str | None = None) -> np.ndarray:
         start = time.perf_counter()
-        encoded = self.inputs.encode(texts, prompt_type)
+        encoded = self.inputs.encode(texts, prompt_type, instruction)
         plan = length_sorted_batches(encoded, batch_size)
         self._job += 1
         for idx in plan:

@@ -1,8 +1,9 @@
 """Prompt templates and their tokenisation, as the reference implementations do it.
 
 A template is a string with ``{text}`` where the input goes (once, or twice for Echo), and optionally
-``{pst}`` (Token Prepending's placeholder token ``<PST>``) and ``{eos}`` (the tokenizer's end-of-sequence
-token). Two tokenisations, because the methods' reference code differs:
+``{pst}`` (Token Prepending's placeholder token ``<PST>``), ``{eos}`` (the tokenizer's end-of-sequence
+token) and ``{instruction}`` (a task instruction given with the texts, never pooled). Two tokenisations,
+because the methods' reference code differs:
 
 * ``whole`` (PromptEOL, PretCoT, KE, Token Prepending, Contrastive Prompting, KV-Embedding): the text is
   put into the template and the *whole string* is tokenised once, as ``tokenizer(prompt)`` does in every
@@ -10,9 +11,11 @@ token). Two tokenisations, because the methods' reference code differs:
 * ``pieces`` (Echo): each template piece and each copy of the text is tokenised on its own and the ids
   concatenated, as echo-embeddings' ``EchoParser`` does.
 
-Over-long inputs are truncated *inside the text*: the text is cut at one of its own token boundaries and
-the whole prompt tokenised again, so the template's suffix — hence the final token that KV-Embedding
-re-routes and last-token pooling reads — always survives.
+Over-long inputs, ``whole``: truncated *inside the text*: the text is cut at one of its own token
+boundaries and the whole prompt tokenised again, so the template's suffix — hence the final token that
+KV-Embedding re-routes and last-token pooling reads — always survives; the whole input fits ``max_length``.
+``pieces``: as ``EchoParser`` with ``max_length``, *each piece* keeps at most ``max_length`` tokens (so each
+copy of the text keeps up to ``max_length`` tokens, and the input can be about twice as long).
 """
 
 from __future__ import annotations
@@ -24,9 +27,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-TEXT, PST, EOS = "{text}", "{pst}", "{eos}"
+TEXT, PST, EOS, INSTRUCTION = "{text}", "{pst}", "{eos}", "{instruction}"
 PLACEHOLDER_TOKEN = "<PST>"  # Token Prepending's placeholder, a token added to the tokenizer
-_SLOTS = re.compile(r"(\{text\}|\{pst\}|\{eos\})")
+_SLOTS = re.compile(r"(\{text\}|\{pst\}|\{eos\}|\{instruction\})")
 ROLES = ("document", "query")
 TOKENIZATIONS = ("whole", "pieces")
 
@@ -74,7 +77,8 @@ def validate_template(template: str) -> None:
         raise ValueError(f"Prompt template {template!r} has no {TEXT} placeholder")
     stray = _SLOTS.sub("", template)
     if re.search(r"\{[a-z_]*\}", stray):
-        raise ValueError(f"Prompt template {template!r} has an unknown placeholder; use {TEXT}, {PST} and {EOS}")
+        raise ValueError(f"Prompt template {template!r} has an unknown placeholder; use {TEXT}, {PST}, {EOS} "
+                         f"and {INSTRUCTION}")
 
 
 def with_placeholder(tokenizer: Any) -> Any:
@@ -149,9 +153,12 @@ class PromptTokenizer:
                                  "token; pass kvembed.prompts.with_placeholder(tokenizer)")
         if EOS in self.pieces and tokenizer.eos_token is None:
             raise ValueError(f"Template {template!r} has {EOS} but the tokenizer has no eos token")
-        self.literal_ids = {p: self._tok(p) for p in self.pieces if p not in (TEXT, PST, EOS)}
-        fixed = len(self.prefix) + len(self.suffix) + len(self._ids_of([""])[0][0])
-        if template is not None and fixed >= self.max_length:
+        self.literal_ids = {p: self._tok(p) for p in self.pieces if p not in (TEXT, PST, EOS, INSTRUCTION)}
+        if tokenization == "pieces":  # EchoParser caps every piece, literal ones too
+            self.literal_ids = {p: ids[:self.max_length] for p, ids in self.literal_ids.items()}
+        self.has_instruction = INSTRUCTION in self.pieces
+        fixed = len(self.prefix) + len(self.suffix) + len(self._ids_of([""], "")[0][0])
+        if template is not None and tokenization == "whole" and fixed >= self.max_length:
             raise ValueError(f"max_length={self.max_length} leaves no room for the text: the prompt "
                              f"itself takes {fixed} tokens")
         self.fixed = fixed
@@ -161,32 +168,35 @@ class PromptTokenizer:
         out = self.tokenizer(s, add_special_tokens=False, return_offsets_mapping=offsets)
         return (out["input_ids"], out["offset_mapping"]) if offsets else out["input_ids"]
 
-    def _fill(self, text: str) -> tuple[str, tuple[int, int]]:
+    def _fill(self, text: str, instruction: str | None) -> tuple[str, tuple[int, int]]:
         """The prompt string and the character span of the last copy of the text in it."""
         parts, pos, span = [], 0, (0, 0)
         for p in self.pieces:
-            s = {TEXT: text, PST: PLACEHOLDER_TOKEN, EOS: self.tokenizer.eos_token}.get(p, p)
+            s = {TEXT: text, PST: PLACEHOLDER_TOKEN, EOS: self.tokenizer.eos_token, INSTRUCTION: instruction}.get(p, p)
             if p == TEXT:
                 span = (pos, pos + len(s))
             parts.append(s)
             pos += len(s)
         return "".join(parts), span
 
-    def _ids_of(self, texts: Sequence[str]) -> list[tuple[list[int], tuple[int, int]]]:
+    def _ids_of(self, texts: Sequence[str], instruction: str | None) -> list[tuple[list[int], tuple[int, int]]]:
         """Token ids (without the tokenizer's own specials) and the text's token span, per text."""
         if self.tokenization == "pieces":
-            return [self._pieces(t) for t in texts]
-        filled = [self._fill(t) for t in texts]
+            return [self._pieces(t, instruction) for t in texts]
+        filled = [self._fill(t, instruction) for t in texts]
         enc = self.tokenizer([f for f, _ in filled], add_special_tokens=False, return_offsets_mapping=True)
         return [(list(ids), _token_span(offs, span))
                 for ids, offs, (_, span) in zip(enc["input_ids"], enc["offset_mapping"], filled)]
 
-    def _pieces(self, text: str) -> tuple[list[int], tuple[int, int]]:
-        text_ids = self._tok(text) if text else []
+    def _pieces(self, text: str, instruction: str | None) -> tuple[list[int], tuple[int, int]]:
+        # EchoParser._tokenize_piece: every piece is tokenised on its own and cut to max_length tokens
+        text_ids = (self._tok(text) if text else [])[:self.max_length]
         ids: list[int] = []
         span = (0, 0)
         for p in self.pieces:
-            if p == TEXT:
+            if p == INSTRUCTION:
+                ids.extend((self._tok(instruction) if instruction else [])[:self.max_length])
+            elif p == TEXT:
                 span = (len(ids), len(ids) + len(text_ids))
                 ids.extend(text_ids)
             elif p == EOS:
@@ -197,7 +207,7 @@ class PromptTokenizer:
                 ids.extend(self.literal_ids[p])
         return ids, span
 
-    def _cut(self, text: str, ids_len: int) -> tuple[list[int], tuple[int, int], str]:
+    def _cut(self, text: str, ids_len: int, instruction: str | None) -> tuple[list[int], tuple[int, int], str]:
         """Cut ``text`` at its own token boundaries until the whole prompt fits."""
         budget = self.max_length - len(self.prefix) - len(self.suffix)
         text_ids, offsets = self._tok(text, offsets=True)
@@ -205,21 +215,28 @@ class PromptTokenizer:
         while True:
             keep = max(keep, 0)
             cut = text[: offsets[keep - 1][1]] if keep > 0 else ""
-            ((ids, span),) = self._ids_of([cut])
+            ((ids, span),) = self._ids_of([cut], instruction)
             if len(ids) <= budget or keep == 0:
                 return ids, span, cut
             keep -= max(1, math.ceil((len(ids) - budget) / self.n_copies))
 
-    def encode(self, texts: Sequence[str]) -> list[Encoded]:
-        """Tokenise every text into the template."""
+    def encode(self, texts: Sequence[str], instruction: str | None = None) -> list[Encoded]:
+        """Tokenise every text into the template (``instruction`` fills its ``{instruction}`` slot)."""
+        if self.has_instruction and instruction is None:
+            raise ValueError(f"Template {self.template!r} has {INSTRUCTION}: pass the task instruction")
+        if instruction is not None and not self.has_instruction:
+            raise ValueError(f"Template {self.template!r} has no {INSTRUCTION} slot for the instruction")
         if self.preprocess is not None:
             texts = [self.preprocess(t) for t in texts]
         budget = self.max_length - len(self.prefix) - len(self.suffix)
         out = []
-        for n, (ids, span) in enumerate(self._ids_of(texts)):
-            truncated = len(ids) > budget
-            if truncated:
-                ids, span, _ = self._cut(texts[n], len(ids))
+        for n, (ids, span) in enumerate(self._ids_of(texts, instruction)):
+            if self.tokenization == "pieces":
+                truncated = bool(texts[n]) and len(self._tok(texts[n])) > self.max_length
+            else:
+                truncated = len(ids) > budget
+                if truncated:
+                    ids, span, _ = self._cut(texts[n], len(ids), instruction)
             full = self.prefix + ids + self.suffix
             if not full:
                 raise ValueError(f"texts[{n}] is empty and prompt=None adds no tokens: nothing to encode")

@@ -42,14 +42,21 @@ def code_version(scope: str = "scores", root: Path = PACKAGE) -> str:
     return stable_hash([(p.relative_to(root).as_posix(), p.read_text(encoding="utf-8")) for p in files], 12)
 
 
+# Outputs, not code: a driver re-renders ``results/*.md`` between the jobs of one regeneration, and that must
+# not mark the next job's rows as made by a modified tree.
+OUTPUTS = ("results",)
+
+
 @cache
-def git_commit() -> str:
-    """The checkout's commit, with ``-dirty`` when tracked files differ from it; ``unknown`` outside git."""
+def git_commit(root: Path = PACKAGE) -> str:
+    """The checkout's commit, with ``-dirty`` when tracked files other than the committed results
+    (``OUTPUTS``) differ from it; ``unknown`` outside git."""
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                             cwd=PACKAGE).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, cwd=PACKAGE).stdout.strip()
+                             cwd=root).stdout.strip()
+        outputs = [f":(top,exclude){folder}" for folder in OUTPUTS]
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":(top)", *outputs],
+                               capture_output=True, text=True, cwd=root).stdout.strip()
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"

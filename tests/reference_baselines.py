@@ -4,10 +4,14 @@ They share nothing with kvembed's prompts/forward/pooling: each follows its refe
 steps — string formatting, ``tokenizer(batch, padding=True)`` with the official padding side and pad id,
 ``output_hidden_states`` indexing, hooks where the official code hooks — on a stock (``sdpa``) model.
 
-* PromptEOL family: kongds/scaling_sentemb ``evaluation.py`` batcher (as reused by the two below).
-* Token Prepending: fuyuchenIfyw/token_prepending ``evaluate.py`` + ``senllm/modeling_llama.py``.
+* PromptEOL: kongds/scaling_sentemb ``evaluation.py`` batcher (as reused by TP and CP below).
+* PretCoT and KE: ZBWpro/PretCoTandKE ``evaluation.py`` batcher with the templates of ``settings.py``
+  (``pretcot_ke_batcher``): the template's ``_`` become spaces, and with ``direct_inference`` these two
+  prompts read ``hidden_states[-2][:, -1, :]``.
+* Token Prepending: fuyuchenIfyw/token_prepending ``evaluate.py`` + ``senllm/modeling_llama.py``, the
+  prompt of each ``prompt_method`` (``TP_PROMPTS``).
 * Contrastive Prompting: zifengcheng/CP ``evaluate_intervention.py`` + ``activation_intervention``.
-* Echo: jakespringer/echo-embeddings ``echo_embeddings.py`` (EchoParser, EchoPooling).
+* Echo: jakespringer/echo-embeddings ``echo_embeddings.py`` (EchoParser with ``max_length``, EchoPooling).
 """
 
 from __future__ import annotations
@@ -43,6 +47,51 @@ def prompteol_family(model, tokenizer, sentences, prompt: str, output_layer: int
     with torch.no_grad():
         out = model(**batch, output_hidden_states=True, return_dict=True, use_cache=False)
     return out.hidden_states[output_layer][:, -1, :]
+
+
+# ZBWpro/PretCoTandKE settings.py (the direct-inference templates, ``*sent_0*`` as written there)
+PRETCOT_KE_SETTINGS = {
+    "PromptEOL": 'This sentence : "*sent_0*" means in one word:"',
+    "Pretended_CoT": 'After thinking step by step , this sentence : "*sent_0*" means in one word:"',
+    "Knowledge_Enhancement": 'The essence of a sentence is often captured by its main subjects and actions, while '
+                             'descriptive terms provide additional but less central details. With this in mind , '
+                             'this sentence : "*sent_0*" means in one word:"',
+}
+
+
+def pretcot_ke_batcher(model, tokenizer, sentences, prompt: str, direct_inference: bool = True) -> torch.Tensor:
+    """ZBWpro/PretCoTandKE ``evaluation.py`` ``batcher`` (``args.avg`` False, ``max_length`` None)."""
+    tok = _official_tokenizer(tokenizer)
+    template = PRETCOT_KE_SETTINGS[prompt]
+    template = template.replace('_', ' ').replace('*sep+*', '').replace('*cls*', '')
+    sentences = list(sentences)
+    for i, s in enumerate(sentences):
+        sentences[i] = template.replace('*sent 0*', _batcher_sentence(s)).strip()
+    # batch_encode_plus is gone in transformers 5; calling the tokenizer is its equivalent
+    batch = tok(sentences, return_tensors='pt', padding=True, max_length=None, truncation=False)
+    with torch.no_grad():
+        hidden_states = model(output_hidden_states=True, return_dict=True, use_cache=False, **batch).hidden_states
+    if direct_inference and prompt in ['Pretended_CoT', 'Knowledge_Enhancement']:
+        return hidden_states[-2][:, -1, :]
+    return hidden_states[-1][:, -1, :]
+
+
+# fuyuchenIfyw/token_prepending evaluate.py: ``task_prompts`` with ``use_which_plan == 'tp'``
+TP_PROMPTS = {
+    "prompteol": 'This sentence : <PST> \"*sent 0*\" means in one word:\"',
+    "cot": 'After thinking step by step , this sentence : <PST> \"*sent 0*\" means in one word:\"',
+    "ke": 'The essence of a sentence is often captured by its main subjects and actions, while descriptive terms '
+          'provide additional but less central details. With this in mind , this sentence : <PST> \"*sent 0*\" '
+          'means in one word:\"',
+}
+# fuyuchenIfyw/token_prepending config.yaml: the TP entries (tp_starting_index, tp_exiting_index, output_layer,
+# prompt_method)
+TP_CONFIG = {
+    "llama-2-7b-tp": (1, 7, 27, "prompteol"),
+    "llama-3-8b-tp": (1, 3, -2, "cot"),
+    "qwen2-7b-tp": (1, 6, -2, "cot"),
+    "gemma2-9b-tp": (1, 6, -2, "cot"),
+}
 
 
 def token_prepending(model, tokenizer, sentences, prompt: str, start: int, exit_: int, output_layer: int,
@@ -114,8 +163,11 @@ def contrastive_prompting(model, tokenizer, sentences, act_layer: int, coeff: fl
     return out.hidden_states[output_layer][:, -1, :]
 
 
-def echo(model, tokenizer, texts, template: str) -> torch.Tensor:
-    """EchoParser + EchoPooling('mean'): template pieces in braces are variables (``!`` = not pooled)."""
+def echo(model, tokenizer, texts, template: str, max_length: int | None = None,
+         variables: dict[str, str] | None = None) -> torch.Tensor:
+    """EchoParser + EchoPooling('mean'): template pieces in braces are variables (``!`` = not pooled); with
+    ``max_length`` every piece is cut to that many tokens (``_tokenize_piece``); ``variables`` fill
+    ``%%name%%`` besides the text (e.g. ``prompt``)."""
     matches = list(re.finditer(r'\{(.|\n|\r|\t)+?\}', template))
     pieces = []
     for i, m in enumerate(matches):
@@ -130,12 +182,16 @@ def echo(model, tokenizer, texts, template: str) -> torch.Tensor:
             if p.startswith('{') and p.endswith('}'):
                 body = p[1:-1]
                 pooled = not body.startswith('!')
-                body = body.lstrip('!').replace('%%text%%', x)
+                body = body[1:] if body.startswith('!') else body
+                for k, v in {"text": x, **(variables or {})}.items():
+                    body = body.replace(f'%%{k}%%', v)
                 t = tokenizer(body, add_special_tokens=False)['input_ids']
+                t = t[:max_length] if max_length is not None else t
                 ids += t
                 embed += [int(pooled)] * len(t)
             else:
                 t = tokenizer(p, add_special_tokens=False)['input_ids']
+                t = t[:max_length] if max_length is not None else t
                 ids += t
                 embed += [0] * len(t)
         rows.append((ids, embed))

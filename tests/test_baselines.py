@@ -37,36 +37,72 @@ def close(a: np.ndarray, b: torch.Tensor) -> float:
     return float(np.abs(a - b).max() / np.abs(b).max())
 
 
+def ours_with(backbone, method, max_length=512, **kw) -> Encoder:
+    return Encoder(backbone, get_method(method), normalize=False, max_length=max_length)
+
+
 @pytest.mark.parametrize("arch", ["llama", "qwen3"])
-@pytest.mark.parametrize("method, prompt", [
-    ("prompteol", 'This sentence : "*sent 0*" means in one word:"'),
-    ("pretcot", 'After thinking step by step , this sentence : "*sent 0*" means in one word:"'),
-    ("ke", "The essence of a sentence is often captured by its main subjects and actions, while descriptive "
-           "terms provide additional but less central details. With this in mind , this sentence : "
-           '"*sent 0*" means in one word:"'),
-])
-def test_prompteol_family_matches_the_reference_batcher(arch, method, prompt, tiny_backbones):
+def test_prompteol_matches_the_reference_batcher(arch, tiny_backbones):
     bb, stock = tiny_backbones(arch), tiny_backbones(arch, "sdpa")
-    want = ref.prompteol_family(stock.model, stock.tokenizer, SENTENCES, prompt)
-    assert close(ours(bb, method), want) < TOL
+    want = ref.prompteol_family(stock.model, stock.tokenizer, SENTENCES,
+                                'This sentence : "*sent 0*" means in one word:"')
+    assert close(ours(bb, "prompteol"), want) < TOL
 
 
 @pytest.mark.parametrize("arch", ["llama", "qwen3"])
-@pytest.mark.parametrize("tp", [TokenPrepending(), TokenPrepending(start=1, stop=4, output_layer=-2),
-                                TokenPrepending(start=2, stop=5, output_layer=6)], ids=["default", "1-4", "2-5"])
-def test_token_prepending_matches_the_official_forward(arch, tp, tiny_backbones):
+@pytest.mark.parametrize("method, prompt", [("pretcot", "Pretended_CoT"), ("ke", "Knowledge_Enhancement")])
+def test_pretcot_and_ke_match_their_authors_batcher_at_the_penultimate_layer(arch, method, prompt, tiny_backbones):
+    bb, stock = tiny_backbones(arch), tiny_backbones(arch, "sdpa")
+    got = ours(bb, method)
+    assert close(got, ref.pretcot_ke_batcher(stock.model, stock.tokenizer, SENTENCES, prompt)) < TOL
+    # the layer matters: the final normed state is a different embedding
+    final = ref.pretcot_ke_batcher(stock.model, stock.tokenizer, SENTENCES, prompt, direct_inference=False)
+    assert close(got, final) > 1e-3
+    assert Encoder(bb, get_method(method)).describe()["output_layer"] == -2
+
+
+# which official entry each tiny backbone's TP settings come from (tiny-llama: none, so Llama-2's, scaled)
+TP_ENTRY = {"llama": "llama-2-7b-tp", "qwen3": "qwen2-7b-tp"}
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen3"])
+@pytest.mark.parametrize("tp", [TokenPrepending(paired_prompt=True),
+                                TokenPrepending(start=1, stop=4, output_layer=-2, paired_prompt=True),
+                                TokenPrepending(start=2, stop=5, output_layer=6, paired_prompt=True)],
+                         ids=["default", "1-4", "2-5"])
+def test_token_prepending_runs_the_official_entrys_pairing(arch, tp, tiny_backbones):
     bb, stock = tiny_backbones(arch), tiny_backbones(arch, "sdpa")
     got = ours(bb, "token_prepending", token_prepending=tp)
     values = tp.settings(bb.source, bb.name, bb.num_layers).values
-    want = ref.token_prepending(stock.model, stock.tokenizer, SENTENCES,
-                                'This sentence : <PST> "*sent 0*" means in one word:"',
+    prompt = ref.TP_PROMPTS[ref.TP_CONFIG[TP_ENTRY[arch]][3]]
+    want = ref.token_prepending(stock.model, stock.tokenizer, SENTENCES, prompt,
                                 values["start"], values["stop"], values["output_layer"], tp.seed)
     assert close(got, want) < TOL
     # and TP is not a no-op: without the replacement the states differ
-    plain = ref.token_prepending(stock.model, stock.tokenizer, SENTENCES,
-                                 'This sentence : <PST> "*sent 0*" means in one word:"',
-                                 0, 0, values["output_layer"], tp.seed)
+    plain = ref.token_prepending(stock.model, stock.tokenizer, SENTENCES, prompt, 0, 0, values["output_layer"], tp.seed)
     assert close(got, plain) > 1e-3
+
+
+@pytest.mark.parametrize("method, prompt_method", [("token_prepending_prompteol", "prompteol"),
+                                                   ("token_prepending_pretcot", "cot"), ("token_prepending_ke", "ke")])
+def test_token_prepending_variants_keep_their_prompt_on_every_backbone(method, prompt_method, tiny_backbones):
+    bb, stock = tiny_backbones("qwen3"), tiny_backbones("qwen3", "sdpa")
+    start, stop, output_layer, _ = ref.TP_CONFIG["qwen2-7b-tp"]
+    want = ref.token_prepending(stock.model, stock.tokenizer, SENTENCES, ref.TP_PROMPTS[prompt_method],
+                                start, stop, output_layer)
+    assert close(ours(bb, method), want) < TOL
+
+
+def test_token_prepending_records_its_pairing(tiny_backbones):
+    info = Encoder(tiny_backbones("qwen3"), get_method("token_prepending")).describe()
+    assert info["prompt_document"].startswith("After thinking step by step , this sentence : {pst}")
+    assert info["tp_layers"] == [1, 6] and info["output_layer"] == -2
+    assert "qwen2-7b-tp" in info["baseline_settings_source"]
+    llama = Encoder(tiny_backbones("llama"), get_method("token_prepending")).describe()
+    assert llama["prompt_document"].startswith("This sentence : {pst}")
+    # an explicit prompt ends the pairing
+    spec = get_method("token_prepending").with_overrides(prompt='This one : {pst} "{text}" means in one word:"')
+    assert Encoder(tiny_backbones("qwen3"), spec).describe()["prompt_document"].startswith("This one")
 
 
 @pytest.mark.parametrize("arch", ["llama", "qwen3"])
@@ -83,6 +119,12 @@ def test_contrastive_prompting_matches_the_official_intervention(arch, cp, tiny_
     assert close(got, plain) > 1e-3  # the steering changes the embedding
 
 
+def official_template(tok, template: str) -> str:
+    """An echo-embeddings template with the tokenizer's own ``<s>`` (where it adds one) and ``</s>``."""
+    adds_bos = tok("x")["input_ids"][0] == tok.bos_token_id
+    return template.format(bos=tok.bos_token if adds_bos else "", eos=tok.eos_token)
+
+
 @pytest.mark.parametrize("arch", ["llama", "mistral", "qwen3"])
 @pytest.mark.parametrize("role, template", [
     ("document", "{bos}Document:{{!%%text%%}}\nDocument again:{{%%text%%}}{{{eos}}}"),
@@ -91,10 +133,45 @@ def test_contrastive_prompting_matches_the_official_intervention(arch, cp, tiny_
 def test_echo_matches_echo_parser_and_pooling(arch, role, template, tiny_backbones):
     bb, stock = tiny_backbones(arch), tiny_backbones(arch, "sdpa")
     tok = stock.tokenizer
-    adds_bos = tok("x")["input_ids"][0] == tok.bos_token_id
-    filled = template.format(bos=tok.bos_token if adds_bos else "", eos=tok.eos_token)
-    want = ref.echo(stock.model, tok, SENTENCES, filled)
+    want = ref.echo(stock.model, tok, SENTENCES, official_template(tok, template))
     assert close(ours(bb, "echo", role=role), want) < TOL
+
+
+LONG = " ".join(["The committee discussed the budget, the schedule and the venue for the next meeting."] * 6)
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen3"])
+def test_echo_caps_each_piece_at_max_length_as_echo_parser(arch, tiny_backbones):
+    bb, stock = tiny_backbones(arch), tiny_backbones(arch, "sdpa")
+    tok = stock.tokenizer
+    template = official_template(tok, "{bos}Query:{{!%%text%%}}\nQuery again:{{%%text%%}}{{{eos}}}")
+    texts = [LONG, SENTENCES[0]]
+    enc = ours_with(bb, "echo", max_length=16)
+    want = ref.echo(stock.model, tok, texts, template, max_length=16)
+    assert close(enc.encode(texts, prompt_type="query"), want) < TOL
+    long = enc.tokenize([LONG], "query")[0]
+    assert long.truncated and long.text_span[1] - long.text_span[0] == 16  # each copy keeps max_length tokens
+    assert len(long.ids) > 32  # the whole input is longer than max_length
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen3"])
+def test_echo_instruction_is_one_unpooled_piece(arch, tiny_backbones):
+    bb, stock = tiny_backbones(arch), tiny_backbones(arch, "sdpa")
+    tok = stock.tokenizer
+    template = official_template(tok, "{bos}Instruct:{{!%%prompt%%,}}\nQuery:{{!%%text%%}}\nQuery again:"
+                                      "{{%%text%%}}{{{eos}}}")
+    instruction = "Retrieve passages that answer the question"
+    enc = ours_with(bb, "echo")
+    got = enc.encode(SENTENCES, prompt_type="query", instruction=instruction)
+    want = ref.echo(stock.model, tok, SENTENCES, template, variables={"prompt": instruction})
+    assert close(got, want) < TOL
+    item = enc.tokenize([SENTENCES[0]], "query", instruction)[0]
+    n_instruction = len(tok(instruction + ",", add_special_tokens=False)["input_ids"])
+    assert item.ids.count(item.ids[item.text_span[0]]) >= 2  # the text twice ...
+    assert len(item.ids) > n_instruction + 2 * (item.text_span[1] - item.text_span[0])  # ... and the instruction once
+    # documents take no instruction (the official document template has none)
+    doc = enc.encode(SENTENCES, prompt_type="document")
+    assert np.allclose(enc.encode(SENTENCES, prompt_type="document", instruction=instruction), doc)
 
 
 def test_echo_uses_the_query_template_on_symmetric_tasks():
@@ -103,7 +180,8 @@ def test_echo_uses_the_query_template_on_symmetric_tasks():
 
 
 def test_cp_and_tp_run_from_the_public_api(tiny_backbones):
-    for method in ("cp", "token_prepending", "token_prepending_pretcot", "token_prepending_ke"):
+    for method in ("cp", "token_prepending", "token_prepending_prompteol", "token_prepending_pretcot",
+                   "token_prepending_ke"):
         enc = Encoder.from_pretrained(tiny_backbones("llama"), method=method)
         emb = enc.encode(SENTENCES)
         assert emb.shape == (len(SENTENCES), enc.dim) and np.allclose(np.linalg.norm(emb, axis=1), 1, atol=1e-5)
@@ -113,12 +191,14 @@ def test_cp_and_tp_run_from_the_public_api(tiny_backbones):
 
 def test_settings_come_from_the_official_tables_with_their_source():
     tp = TokenPrepending().settings("meta-llama/Llama-3.1-8B", "llama-3.1-8b", 32)
-    assert tp.values == {"start": 1, "stop": 3, "output_layer": -2}
+    assert tp.values == {"start": 1, "stop": 3, "output_layer": -2, "prompt": "pretcot"}
     assert "llama-3-8b-tp" in tp.source and tp.source.startswith("inferred: nearest family")
     tp2 = TokenPrepending().settings("meta-llama/Llama-2-7b-hf", "llama-2-7b", 32)
-    assert tp2.values == {"start": 1, "stop": 7, "output_layer": 27} and not tp2.source.startswith("inferred")
+    assert tp2.values == {"start": 1, "stop": 7, "output_layer": 27, "prompt": "prompteol"}
+    assert not tp2.source.startswith("inferred")
     scaled = TokenPrepending().settings("HuggingFaceTB/SmolLM2", "smollm2-135m", 30)
-    assert scaled.values == {"start": 1, "stop": 7, "output_layer": 25} and "scaled from 32 to 30" in scaled.source
+    assert scaled.values == {"start": 1, "stop": 7, "output_layer": 25, "prompt": "prompteol"}
+    assert "scaled from 32 to 30" in scaled.source
     cp = ContrastivePrompting().settings("meta-llama/Llama-3.1-8B", "llama-3.1-8b", 32)
     assert cp.values == {"layer": 6, "coeff": 0.25, "output_layer": -2}
     explicit = TokenPrepending(start=2, stop=4, output_layer=-1).settings("x", "y", 6)
@@ -129,3 +209,22 @@ def test_settings_come_from_the_official_tables_with_their_source():
         TokenPrepending(output_layer=40).settings("x", "y", 6)
     with pytest.raises(ValueError, match="Contrastive Prompting layer"):
         ContrastivePrompting(layer=9).settings("x", "y", 6)
+
+
+def test_the_readme_table_of_tp_and_cp_settings_is_rendered_from_the_code():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    check = subprocess.run([sys.executable, "scripts/baseline_settings.py", "--check"], cwd=root,
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    sys.path.insert(0, str(root / "scripts"))
+    try:
+        import baseline_settings
+    finally:
+        sys.path.remove(str(root / "scripts"))
+    paper = [r for r in baseline_settings.rows() if "(paper)" in r["backbone"]]
+    assert len(paper) == 3
+    assert all(r["TP source"].startswith("inferred") and r["CP source"].startswith("inferred") for r in paper)

@@ -55,9 +55,14 @@ def test_methods_differ_from_each_other(llama, sentences):
     embs = {m: Encoder(llama, _method(m, **({"layers": [2, 3]} if "kvembed" in m else {}))).encode(sentences)
             for m in METHOD_NAMES}
     names = list(embs)
+    # by design: on a backbone no official TP entry names, TP runs the Llama-2 entry's pairing (PromptEOL)
+    same = {("token_prepending", "token_prepending_prompteol")}
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            assert not np.allclose(embs[a], embs[b], atol=1e-4), f"{a} and {b} give the same embeddings"
+            if (a, b) in same:
+                assert np.allclose(embs[a], embs[b], atol=1e-6)
+            else:
+                assert not np.allclose(embs[a], embs[b], atol=1e-4), f"{a} and {b} give the same embeddings"
 
 
 def test_query_and_document_prompts_differ(llama, sentences):

@@ -9,7 +9,7 @@ from kvembed.inputs import MethodInputs
 from kvembed.methods import METHODS
 from kvembed.methods.echo import ECHO
 from kvembed.methods.kvembed import COMPRESSION_PROMPT
-from kvembed.methods.token_prepending import TEMPLATE as TP_TEMPLATE
+from kvembed.methods.token_prepending import TEMPLATES
 from kvembed.prompts import (
     PLACEHOLDER_TOKEN,
     Prompt,
@@ -121,20 +121,24 @@ def test_echo_is_tokenised_piece_by_piece_like_echo_parser(tok):
     assert list(e.ids[a:z]) == piece(text) and z == len(want) - 1  # the second copy, then the EOS
 
 
-def test_echo_truncates_both_copies_equally(tok):
+def test_echo_caps_each_copy_at_max_length_as_its_parser(tok):
     pt = PromptTokenizer(tok, ECHO.document, 40, tokenization="pieces")
     (e,) = pt.encode(["many words " * 50])
-    assert len(e.ids) <= 40
-    assert tok.decode(e.ids, skip_special_tokens=True).count("many words many") == 2
+    text_ids = tok("many words " * 50, add_special_tokens=False)["input_ids"][:40]
+    assert e.truncated and list(e.ids[e.text_span[0]:e.text_span[1]]) == text_ids  # the second copy: 40 tokens
+    assert list(e.ids).count(text_ids[5]) >= 2 * text_ids.count(text_ids[5])  # and the first copy too
+    assert len(e.ids) > 80  # so the whole input is longer than max_length
     assert e.ids[-1] == tok.eos_token_id
+    (short,) = pt.encode(["a few words"])
+    assert not short.truncated
 
 
 def test_placeholder_is_one_added_token_before_the_quote(tok):
     with pytest.raises(ValueError, match=PLACEHOLDER_TOKEN):
-        PromptTokenizer(tok, TP_TEMPLATE, 512)  # the shared tokenizer does not know <PST>
+        PromptTokenizer(tok, TEMPLATES["prompteol"], 512)  # the shared tokenizer does not know <PST>
     tp_tok = with_placeholder(tok)
     assert PLACEHOLDER_TOKEN not in tok.get_vocab()  # the shared tokenizer is left alone
-    pt = PromptTokenizer(tp_tok, TP_TEMPLATE, 512)
+    pt = PromptTokenizer(tp_tok, TEMPLATES["prompteol"], 512)
     (e,) = pt.encode(["Dogs bark."])
     assert tp_tok.convert_ids_to_tokens(e.ids[e.pst_index]) == PLACEHOLDER_TOKEN
     assert e.pst_index < e.text_span[0]

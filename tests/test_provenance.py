@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 
-from kvembed.provenance import PACKAGE, code_version, source_files
+from kvembed.provenance import PACKAGE, code_version, git_commit, source_files
 
 
 def test_a_changed_line_changes_exactly_the_versions_it_affects(tmp_path):
@@ -30,3 +31,23 @@ def test_the_embedding_scope_is_the_core_library():
     assert {"attention.py", "forward.py", "prompts.py", "methods/base.py"} <= names
     assert not any(n.startswith(("eval/", "harness/", "report/")) for n in names)
     assert "cli.py" not in names and "run.py" not in names
+
+
+def test_a_re_rendered_result_file_does_not_make_the_tree_dirty_but_a_code_change_does(tmp_path):
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "kvembed").mkdir()
+    (tmp_path / "results").mkdir()
+    (tmp_path / "kvembed" / "pooling.py").write_text("x = 1\n")
+    (tmp_path / "results" / "table1.md").write_text("| a |\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    package = tmp_path / "kvembed"
+    (tmp_path / "results" / "table1.md").write_text("| b |\n")  # a driver re-rendered a report
+    assert not git_commit(package).endswith("-dirty")
+    (package / "pooling.py").write_text("x = 2\n")
+    git_commit.cache_clear()
+    assert git_commit(package).endswith("-dirty")
+    git_commit.cache_clear()

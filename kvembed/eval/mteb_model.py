@@ -9,6 +9,7 @@ from mteb.models.abs_encoder import AbsEncoder
 from mteb.models.model_meta import ModelMeta, ScoringFunction
 from mteb.types import PromptType
 
+from ..embed_cache import role_key
 from ..encoder import TextEncoder
 
 MEMO_LIMIT = 500_000  # texts kept in memory per job; beyond it new texts are encoded but not kept
@@ -17,7 +18,8 @@ MEMO_LIMIT = 500_000  # texts kept in memory per job; beyond it new texts are en
 class MTEBEncoder(AbsEncoder):
     """Wrap an encoder for ``mteb.evaluate``: queries get the query template, documents the document one,
     both sides of a symmetric task the method's ``symmetric_role`` template. With ``use_instructions`` the
-    task's instruction is prepended to each text (``instruction_template`` with ``{instruction}``); off by
+    task's instruction goes where the method puts it: into its ``{instruction}`` slot (Echo: one unpooled
+    ``Instruct:`` piece), else before each text (``instruction_template`` with ``{instruction}``); off by
     default, as the paper's use is unknown.
 
     Each (template, text) is encoded once per job: tasks that share texts (every offline task is built from
@@ -67,30 +69,31 @@ class MTEBEncoder(AbsEncoder):
         for batch in inputs:
             texts.extend(batch["text"])
         raw = texts
-        if self.use_instructions:
-            instruction = self.get_instruction(task_metadata, prompt_type)
-            if instruction:
-                prefix = self.instruction_template.format(instruction=instruction)
-                texts = [prefix + t for t in texts]
+        instruction = self.get_instruction(task_metadata, prompt_type) if self.use_instructions else None
+        instruction = instruction or None
+        if instruction is not None and self.model.method.instructed_prompt is None:
+            prefix = self.instruction_template.format(instruction=instruction)
+            texts, instruction = [prefix + t for t in texts], None
         side = "query" if prompt_type == PromptType.query else "document"
         # A symmetric task (no prompt type) gets the method's template for both sides (Echo: its query one).
         role = side if prompt_type is not None else self.model.method.symmetric_role
-        vectors = self._encode_once(texts, role)
+        vectors = self._encode_once(texts, role, instruction)
         if self.recorded is not None:
             # keyed by the stripped text: mteb strips retrieval corpora before encoding them
             self.recorded.update(((side, t.strip()), v) for t, v in zip(raw, vectors))
         return vectors
 
-    def _encode_once(self, texts: list[str], role: str) -> np.ndarray:
+    def _encode_once(self, texts: list[str], role: str, instruction: str | None = None) -> np.ndarray:
         """Vectors of ``texts`` in ``role``'s template, encoding only what this job has not encoded yet."""
-        todo = [t for t in dict.fromkeys(texts) if (role, t) not in self.memo]
+        key = role_key(role, instruction)
+        todo = [t for t in dict.fromkeys(texts) if (key, t) not in self.memo]
         fresh: dict[str, np.ndarray] = {}
         if todo:
             vectors = self.model.encode(todo, prompt_type=role, batch_size=self.batch_size,
-                                        show_progress_bar=len(todo) > 8 * self.batch_size)
+                                        show_progress_bar=len(todo) > 8 * self.batch_size, instruction=instruction)
             fresh = dict(zip(todo, vectors))
             room = self.memo_limit - len(self.memo)
-            self.memo.update(((role, t), v) for t, v in list(fresh.items())[:max(room, 0)])
+            self.memo.update(((key, t), v) for t, v in list(fresh.items())[:max(room, 0)])
         dim = self.model.dim
-        return np.stack([fresh[t] if t in fresh else self.memo[(role, t)] for t in texts]) if texts else \
+        return np.stack([fresh[t] if t in fresh else self.memo[(key, t)] for t in texts]) if texts else \
             np.zeros((0, dim), dtype=np.float32)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -33,6 +33,7 @@ from ..eval.tasks.locov1 import LOCOV1_TASKS
 from ..eval.tasks.offline import OFFLINE_TASKS
 from ..layers import parse_layers
 from ..methods import get_method
+from ..methods.token_prepending import paired_prompt
 from .config import RunConfig
 from .run import encoder_options, task_names
 
@@ -154,6 +155,9 @@ def plan(runs: list[RunConfig], throughput: Throughput = Throughput(), chars_per
                if k in opts})
         num_layers = spec.num_layers if spec and spec.num_layers else None
         extra = 1.0
+        if method.token_prepending is not None and method.token_prepending.paired_prompt and num_layers:
+            entry = method.token_prepending.settings(spec.hub_id or "", run.backbone.name, num_layers).values
+            method = replace(method, prompt=paired_prompt(entry["prompt"]))
         if method.contrastive is not None and num_layers:
             layer = method.contrastive.settings(spec.hub_id or "", run.backbone.name, num_layers).values["layer"]
             extra += (layer + 1) / num_layers  # the contrast prompt runs to the steered layer only
@@ -168,7 +172,11 @@ def plan(runs: list[RunConfig], throughput: Throughput = Throughput(), chars_per
             tokens = 0.0
             for role, n in stats.counts.items():
                 literal, copies = prompt_tokens(method.prompt.for_role(role), chars_per_token)
-                per_text = min(run.max_length, copies * text_tokens(stats.chars[role], chars_per_token) + literal)
+                text = text_tokens(stats.chars[role], chars_per_token)
+                if method.tokenization == "pieces":  # Echo: each copy is capped on its own
+                    per_text = copies * min(run.max_length, text) + literal
+                else:
+                    per_text = min(run.max_length, copies * text + literal)
                 tokens += n * per_text * extra
             texts = sum(stats.counts.values())
             rows.append({**row, "texts": texts, "tokens": tokens,

@@ -73,19 +73,25 @@ class TokenPrepending:
     state at ``output_layer`` (an index into transformers' ``hidden_states``: k = output of k layers,
     -1 = the final normed state). ``None`` = the per-backbone setting of the official code
     (``settings``). The placeholder's input embedding is a seeded N(0, 1) row, as the official code's
-    ``torch.randn`` row for the added token."""
+    ``torch.randn`` row for the added token.
+
+    ``paired_prompt``: the prompt is the one the official entry was tuned with (its ``prompt_method``),
+    so layers and prompt are a pairing the authors ran; False = the method's own prompt with those layers."""
 
     start: int | None = None
     stop: int | None = None
     output_layer: int | None = None
     seed: int = 3407
+    paired_prompt: bool = False
 
-    # fuyuchenIfyw/token_prepending, config.yaml: (tp_starting_index, tp_exiting_index, output_layer)
+    # fuyuchenIfyw/token_prepending, config.yaml: (tp_starting_index, tp_exiting_index, output_layer,
+    # prompt_method; its `cot` is PretCoT)
     OFFICIAL = {
-        "llama-3": ({"start": 1, "stop": 3, "output_layer": -2}, "config.yaml `llama-3-8b-tp`"),
-        "qwen": ({"start": 1, "stop": 6, "output_layer": -2}, "config.yaml `qwen2-7b-tp`"),
-        "gemma": ({"start": 1, "stop": 6, "output_layer": -2}, "config.yaml `gemma2-9b-tp`"),
-        "llama-2": ({"start": 1, "stop": 7, "output_layer": 27}, "config.yaml `llama-2-7b-tp`"),
+        "llama-3": ({"start": 1, "stop": 3, "output_layer": -2, "prompt": "pretcot"}, "config.yaml `llama-3-8b-tp`"),
+        "qwen": ({"start": 1, "stop": 6, "output_layer": -2, "prompt": "pretcot"}, "config.yaml `qwen2-7b-tp`"),
+        "gemma": ({"start": 1, "stop": 6, "output_layer": -2, "prompt": "pretcot"}, "config.yaml `gemma2-9b-tp`"),
+        "llama-2": ({"start": 1, "stop": 7, "output_layer": 27, "prompt": "prompteol"},
+                    "config.yaml `llama-2-7b-tp`"),
     }
 
     def settings(self, source: str, name: str, num_layers: int) -> LayerSetting:
@@ -170,6 +176,12 @@ class MethodSpec:
     tokenization: ``whole`` (the prompt string tokenised once) or ``pieces`` (Echo's parser);
     preprocess: the text clean-up of the method's reference batcher (``prompteol``), or None;
     symmetric_role: the template used on both sides of a symmetric task (STS, clustering, ...);
+    output_layer: where the embedding is read: None = the final normed state, k = transformers'
+    ``hidden_states[k]`` (e.g. -2: the output of L-1 layers, before the final norm); Token Prepending and
+    Contrastive Prompting read theirs from their per-backbone settings instead;
+    instructed_prompt: the templates used when a task instruction is given, with an ``{instruction}`` slot
+    (Echo's ``Instruct:`` piece, seen but not pooled); None = the instruction is put before the text;
+    instruction_format: how an instruction fills that slot;
     mean_with_specials: whether ``mean`` pooling counts the tokenizer's leading special tokens (BOS). They
     are left out by default, as in echo-embeddings' pooled span: a BOS attention-sink state can dominate
     the average.
@@ -184,6 +196,9 @@ class MethodSpec:
     tokenization: str = "whole"
     preprocess: str | None = None
     symmetric_role: str = "document"
+    output_layer: int | None = None
+    instructed_prompt: Prompt | None = None
+    instruction_format: str = "{instruction}"
     mean_with_specials: bool = False
     reference: str = ""
 
@@ -195,6 +210,9 @@ class MethodSpec:
             raise ValueError(f"Unknown preprocess {self.preprocess!r}; choose one of {sorted(PREPROCESSORS)}")
         if self.symmetric_role not in ROLES:
             raise ValueError(f"Unknown symmetric_role {self.symmetric_role!r}; choose one of {ROLES}")
+        if self.output_layer is not None and (self.token_prepending or self.contrastive):
+            raise ValueError(f"Method {self.name!r}: Token Prepending / Contrastive Prompting read their output "
+                             "layer from their per-backbone settings; leave output_layer unset")
 
     def with_overrides(self, *, layers: Any = DEFAULT, bias: Any = DEFAULT, prefix_position: Any = DEFAULT,
                        routing_impl: Any = DEFAULT, pooling: Any = DEFAULT, prompt: Any = DEFAULT) -> MethodSpec:
@@ -218,6 +236,9 @@ class MethodSpec:
             spec = replace(spec, pooling=check_pooling(pooling))
         if not _is_default(prompt):
             spec = replace(spec, prompt=resolve_prompt(prompt))
+            if spec.token_prepending is not None and spec.token_prepending.paired_prompt:
+                # an explicit prompt wins over the official entry's pairing
+                spec = replace(spec, token_prepending=replace(spec.token_prepending, paired_prompt=False))
         return spec
 
 

@@ -10,6 +10,12 @@ in mind , this sentence : "[X]" means in one word:"``.
 As the reference batcher (kongds/scaling_sentemb ``evaluation.py``, reused by the Token Prepending and
 Contrastive Prompting code): the sentence is cleaned (``prompteol_clean``), put into the template, and the
 whole string tokenised with the tokenizer's own special tokens (BOS on Llama/Mistral).
+
+Where the embedding is read: PromptEOL, the last token's final (normed) state, ``hidden_states[-1]``.
+PretCoT and KE, the last token's **penultimate** state, ``hidden_states[-2]`` (the output of L-1 layers,
+before the final norm): their authors' batcher (ZBWpro/PretCoTandKE ``evaluation.py``, ``batcher``:
+``if direct_inference and prompt in ['Pretended_CoT', 'Knowledge_Enhancement']: outputs =
+hidden_states[-2][:, -1, :]``), the same for every backbone it supports.
 """
 
 from __future__ import annotations
@@ -26,8 +32,8 @@ KE = ("The essence of a sentence is often captured by its main subjects and acti
 METHODS = [
     MethodSpec("prompteol", Prompt.same(PROMPTEOL), "last", preprocess="prompteol",
                reference="Jiang et al. 2023, arXiv 2307.16645; kongds/scaling_sentemb evaluation.py"),
-    MethodSpec("pretcot", Prompt.same(PRETCOT), "last", preprocess="prompteol",
-               reference="Zhang et al. 2024, arXiv 2404.03921; prompt as in fuyuchenIfyw/token_prepending evaluate.py"),
-    MethodSpec("ke", Prompt.same(KE), "last", preprocess="prompteol",
-               reference="Zhang et al. 2024, arXiv 2404.03921; prompt as in fuyuchenIfyw/token_prepending evaluate.py"),
+    MethodSpec("pretcot", Prompt.same(PRETCOT), "last", preprocess="prompteol", output_layer=-2,
+               reference="Zhang et al. 2024, arXiv 2404.03921; ZBWpro/PretCoTandKE settings.py, evaluation.py"),
+    MethodSpec("ke", Prompt.same(KE), "last", preprocess="prompteol", output_layer=-2,
+               reference="Zhang et al. 2024, arXiv 2404.03921; ZBWpro/PretCoTandKE settings.py, evaluation.py"),
 ]

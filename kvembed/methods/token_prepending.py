@@ -5,8 +5,13 @@ sentence: ``This sentence : <PST> "[X]" means in one word:"`` (``evaluate.py``).
 in [start, stop) the placeholder's state is overwritten by the last token's state entering that layer
 (``senllm/modeling_llama.py``: the loop ``tp_starting_index <= i < tp_exiting_index``); the embedding is
 the last token's state at the official ``output_layer`` (early exit, per model in ``config.yaml``). The
-sentence clean-up and whole-string tokenisation are PromptEOL's. The official code pairs TP with the
-PromptEOL, PretCoT and KE prompts (and MetaEOL, an average over eight prompts, not offered here).
+sentence clean-up and whole-string tokenisation are PromptEOL's.
+
+Each entry of the official ``config.yaml`` pairs its layers with the prompt they were tuned with
+(``prompt_method``): ``llama-2-7b-tp`` with PromptEOL, ``llama-3-8b-tp``, ``qwen2-7b-tp`` and
+``gemma2-9b-tp`` with PretCoT (``cot``). ``token_prepending`` runs that pairing on every backbone (the
+prompt follows the entry its layers come from); ``token_prepending_prompteol``, ``_pretcot`` and ``_ke``
+fix the prompt whatever the entry (MetaEOL, an average over eight prompts, is not offered).
 """
 
 from __future__ import annotations
@@ -14,16 +19,26 @@ from __future__ import annotations
 from ..prompts import Prompt
 from .base import MethodSpec, TokenPrepending
 
-TEMPLATE = 'This sentence : {pst} "{text}" means in one word:"'
-PRETCOT = 'After thinking step by step , this sentence : {pst} "{text}" means in one word:"'
-KE = ("The essence of a sentence is often captured by its main subjects and actions, while descriptive "
-      "terms provide additional but less central details. With this in mind , this sentence : "
-      '{pst} "{text}" means in one word:"')
+# evaluate.py, the ``task_prompts`` of each ``prompt_method`` with ``use_which_plan == 'tp'``
+TEMPLATES = {
+    "prompteol": 'This sentence : {pst} "{text}" means in one word:"',
+    "pretcot": 'After thinking step by step , this sentence : {pst} "{text}" means in one word:"',
+    "ke": ("The essence of a sentence is often captured by its main subjects and actions, while descriptive "
+           "terms provide additional but less central details. With this in mind , this sentence : "
+           '{pst} "{text}" means in one word:"'),
+}
 REFERENCE = "Fu et al. 2025, arXiv 2412.11556; fuyuchenIfyw/token_prepending evaluate.py, config.yaml"
 
+
+def paired_prompt(name: str) -> Prompt:
+    """The TP template of an official entry's ``prompt_method``."""
+    return Prompt.same(TEMPLATES[name])
+
+
 METHODS = [
-    MethodSpec(name, Prompt.same(template), "last", token_prepending=TokenPrepending(), preprocess="prompteol",
-               reference=REFERENCE)
-    for name, template in (("token_prepending", TEMPLATE), ("token_prepending_pretcot", PRETCOT),
-                           ("token_prepending_ke", KE))
+    # the llama-2 entry's pairing stands in until a backbone's entry is known (Encoder resolves it)
+    MethodSpec("token_prepending", paired_prompt("prompteol"), "last", preprocess="prompteol",
+               token_prepending=TokenPrepending(paired_prompt=True), reference=REFERENCE),
+    *[MethodSpec(f"token_prepending_{name}", paired_prompt(name), "last", preprocess="prompteol",
+                 token_prepending=TokenPrepending(), reference=REFERENCE) for name in TEMPLATES],
 ]
