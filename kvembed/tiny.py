@@ -2,8 +2,9 @@
 
 Each is built in code (seeded), with a byte-level BPE tokenizer trained locally on STS-B sentences, and
 saved as an ordinary Hugging Face folder, so it loads through exactly the same path as a real model.
-They cover what the real backbones stress: grouped-query attention (all), Qwen3's q/k-norm, Mistral's
-sliding window (smaller than typical inputs) and Gemma-3's mix of local and global layers.
+They cover what the real backbones stress: grouped-query attention (all), Qwen3's q/k-norm, Qwen2's
+q/k/v projection biases (drawn non-zero: the stock initialisation zeroes them), Mistral's sliding window
+(smaller than typical inputs) and Gemma-3's mix of local and global layers.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from .paths import atomic_dir, cache_dir
 
 TINY_VERSION = "v2"  # bump when configs change, so stale cached folders are not reused
-TINY_ARCHS = ("llama", "mistral", "qwen3", "gemma3")
+TINY_ARCHS = ("llama", "mistral", "qwen3", "qwen2", "gemma3")
 
 _COMMON = dict(
     hidden_size=64,
@@ -38,6 +39,8 @@ def _config(arch: str, vocab_size: int, bos: int, eos: int, pad: int):
         return tf.MistralConfig(**_COMMON, **ids, sliding_window=8)
     if arch == "qwen3":
         return tf.Qwen3Config(**_COMMON, **ids, use_sliding_window=False)
+    if arch == "qwen2":
+        return tf.Qwen2Config(**_COMMON, **ids, use_sliding_window=False)
     if arch == "gemma3":
         return tf.Gemma3TextConfig(
             # query_pre_attn_scalar != head_dim, so attention's own scaling (not 1/sqrt(head_dim)) is exercised
@@ -86,6 +89,10 @@ def tiny_model_dir(arch: str) -> Path:
     )
     torch.manual_seed(0)
     model = tf.AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    with torch.no_grad():  # attention biases drawn, not zero, so that they matter in every test
+        for name, param in model.named_parameters():
+            if name.endswith(("q_proj.bias", "k_proj.bias", "v_proj.bias")):
+                param.normal_(0.0, 0.5)
     with atomic_dir(final) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)

@@ -1,6 +1,7 @@
 """Download the configured backbones and benchmark datasets into the local caches, so that later runs
 work with HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 (air-gapped clusters). Dataset revisions are the ones
-mteb pins per task; backbone revisions are resolved now and printed, to pin in configs/backbone/*.yaml.
+mteb pins per task; backbone revisions are resolved now and printed; ``--pin`` writes each into its
+``kvembed/configs/backbone/<name>.yaml`` so that every later run loads exactly that commit.
 
     python scripts/prefetch.py --backbones qwen3-4b mistral-7b llama-3.1-8b --benchmarks mteb_table1 sts
 """
@@ -8,33 +9,60 @@ mteb pins per task; backbone revisions are resolved now and printed, to pin in c
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import yaml
 
+from kvembed.harness.run import CONFIG_DIR
 
-def main() -> None:
+
+def benchmark_tasks(bench: str) -> list[str]:
+    """The task names of a benchmark config (``kvembed/configs/benchmark/<bench>.yaml``), a clear error if unknown."""
+    path = Path(CONFIG_DIR) / "benchmark" / f"{bench}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in path.parent.glob("*.yaml"))
+        raise SystemExit(f"prefetch: no benchmark config {bench!r} in {path.parent}; known: {known}")
+    from kvembed.eval.tasks import benchmark_task_names
+
+    cfg = yaml.safe_load(path.read_text())
+    names = list(cfg.get("tasks") or [])
+    if cfg.get("mteb_benchmark"):
+        names += [n for n in benchmark_task_names(cfg["mteb_benchmark"]) if n not in names]
+    return names
+
+
+def pin(name: str, revision: str) -> Path:
+    """Write ``revision`` into the backbone's config (the one line ``revision: ...``)."""
+    path = Path(CONFIG_DIR) / "backbone" / f"{name}.yaml"
+    text = path.read_text()
+    new, n = re.subn(r"(?m)^revision:.*$", f"revision: {revision}", text)
+    if n != 1:
+        raise SystemExit(f"prefetch: {path} has no single 'revision:' line to pin")
+    path.write_text(new)
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--backbones", nargs="*", default=["qwen3-4b", "mistral-7b", "llama-3.1-8b"])
     ap.add_argument("--benchmarks", nargs="*", default=["mteb_table1"])
-    args = ap.parse_args()
+    ap.add_argument("--pin", action="store_true", help="write each resolved backbone revision into its config")
+    args = ap.parse_args(argv)
     from huggingface_hub import snapshot_download
 
     from kvembed.backbones import BACKBONES
-    from kvembed.eval.tasks import benchmark_task_names, get_task, load_task_data
+    from kvembed.eval.tasks import get_task, load_task_data
 
     for name in args.backbones:
         spec = BACKBONES[name]
         path = snapshot_download(spec.hub_id, revision=spec.revision,
                                  allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"])
-        print(f"{name}: {spec.hub_id} -> {path} (revision {Path(path).name})")
-    configs = Path(__file__).resolve().parent.parent / "configs" / "benchmark"
+        revision = Path(path).name  # the snapshot folder is named by the commit it resolved to
+        where = f"; pinned in {pin(name, revision)}" if args.pin else ""
+        print(f"{name}: {spec.hub_id} -> {path} (revision {revision}{where})")
     for bench in args.benchmarks:
-        cfg = yaml.safe_load((configs / f"{bench}.yaml").read_text())
-        names = list(cfg.get("tasks") or [])
-        if cfg.get("mteb_benchmark"):
-            names += benchmark_task_names(cfg["mteb_benchmark"])
-        for task_name in names:
+        for task_name in benchmark_tasks(bench):
             task = get_task(task_name)
             load_task_data(task)
             data = task.metadata.dataset

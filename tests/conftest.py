@@ -13,7 +13,7 @@ import torch  # noqa: E402
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
-ARCHS = ("llama", "mistral", "qwen3", "gemma3")
+ARCHS = ("llama", "mistral", "qwen3", "qwen2", "gemma3")
 
 SENTENCES = [
     "A girl is styling her hair.",

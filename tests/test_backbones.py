@@ -131,3 +131,37 @@ def test_gemma_is_an_optional_backbone_with_its_licence_named():
     spec = BACKBONES["gemma3-270m"]
     assert "Gemma Terms of Use" in spec.licence and len(spec.gguf_parts_packages) == 4
     assert BACKBONES["smollm2-135m"].gguf_parts_packages == ()  # never the default
+
+
+def test_parts_named_partNN_with_the_checksum_stated_in_code_are_assembled_and_checked(tmp_path, monkeypatch):
+    """As the Qwen2.5-Coder packages ship them: data/partNN.bin, no SHA256SUMS in any package."""
+    import dataclasses
+    import hashlib
+
+    from kvembed.backbones import _gguf_path
+
+    base = _fake_parts(tmp_path, monkeypatch, [b"x"])
+    for i, payload in enumerate([b"GGUF", b"-qwen2"]):
+        d = tmp_path / f"qwen_part{i + 1}" / "data"
+        d.mkdir(parents=True)
+        (d / f"part{i + 1:02d}.bin").write_bytes(payload)
+    from kvembed import backbones
+
+    real = backbones._package_dir
+    monkeypatch.setattr(backbones, "_package_dir",
+                        lambda name, hint: tmp_path / name if name.startswith("qwen_part") else real(name, hint))
+    spec = dataclasses.replace(base, name="fake-qwen", gguf_package=None, gguf_file="q.gguf",
+                               gguf_parts_packages=("qwen_part1", "qwen_part2"), gguf_part_glob="part*.bin",
+                               gguf_sha256=hashlib.sha256(b"GGUF-qwen2").hexdigest())
+    assert _gguf_path(spec).read_bytes() == b"GGUF-qwen2"
+    wrong = dataclasses.replace(spec, gguf_file="q2.gguf", gguf_sha256="0" * 64)
+    with pytest.raises(BackboneUnavailableError, match="sha256"):
+        _gguf_path(wrong)
+
+
+def test_the_qwen2_backbones_are_optional_code_tuned_models_with_their_checksums():
+    small, large = BACKBONES["qwen2.5-coder-0.5b"], BACKBONES["qwen2.5-coder-1.5b"]
+    assert len(small.gguf_parts_packages) == 6 and len(large.gguf_parts_packages) == 22
+    assert small.gguf_sha256.startswith("1d961463") and large.gguf_sha256.startswith("cc324af0")
+    assert "code-tuned" in small.notes and "code-tuned" in large.notes
+    assert (small.num_layers, large.num_layers) == (24, 28)

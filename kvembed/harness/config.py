@@ -83,6 +83,8 @@ class BenchmarkConfig:
     offline_data: bool = False  # feed STSBenchmark from the packaged files
     limit: Optional[int] = None  # first N samples per task (smoke runs)
     data_dir: Optional[str] = None  # LoCoV1: a local copy in the hub layout instead of the hub
+    # a folder of original files for real mteb tasks (eval/tasks/local.py); None: $KVEMBED_DATA, else the hub
+    data_root: Optional[str] = None
     split: Optional[str] = None  # evaluate this split instead of each task's own (e.g. "validation": STS-B dev)
 
 

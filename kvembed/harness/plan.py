@@ -28,9 +28,8 @@ from typing import Any
 import pandas as pd
 
 from ..backbones import BACKBONES
-from ..eval.tasks import get_task, locov1
+from ..eval.tasks import data_source, get_task, locov1
 from ..eval.tasks.locov1 import LOCOV1_TASKS
-from ..eval.tasks.offline import OFFLINE_TASKS
 from ..layers import parse_layers
 from ..methods import get_method
 from ..methods.token_prepending import paired_prompt
@@ -97,15 +96,15 @@ def _split_stats(task, split: str) -> dict[str, Any]:
 def task_stats(name: str, run: RunConfig) -> TextStats | None:
     """Texts and characters of one task (None when neither its data nor mteb's statistics are here)."""
     return _task_stats(name, run.benchmark.limit, run.benchmark.offline_data, run.benchmark.data_dir,
-                       run.benchmark.split)
+                       run.benchmark.split, run.benchmark.data_root)
 
 
 @cache  # a plan asks for the same task once per backbone × method: load its data or statistics once
 def _task_stats(name: str, limit: int | None, offline_data: bool, data_dir: str | None,
-                split: str | None = None) -> TextStats | None:
-    task = get_task(name, limit=limit, offline_data=offline_data, data_dir=data_dir, split=split)
+                split: str | None = None, data_root: str | None = None) -> TextStats | None:
+    task = get_task(name, limit=limit, offline_data=offline_data, data_dir=data_dir, split=split, data_root=data_root)
     kind = task.metadata.type
-    if name in OFFLINE_TASKS and (offline_data or name != "STSBenchmark"):  # packaged data
+    if data_source(name, offline_data, data_root) in ("packaged files", "local files") and name not in LOCOV1_TASKS:
         task.load_data()
         stats = {s: _split_stats(task, s) for s in task.eval_splits}
         source = "the task's data"

@@ -27,7 +27,8 @@ from omegaconf import OmegaConf
 from ..encoder import Encoder, TextEncoder
 from ..eval import geometry, item_scores
 from ..eval.mteb_model import MTEBEncoder
-from ..eval.tasks import benchmark_task_names, get_task, load_task_data
+from ..eval.tasks import benchmark_task_names, data_source, get_task, load_task_data
+from ..eval.tasks.local import LOCAL_TASKS, resolve_data_root
 from ..eval.tasks.offline import PROXY_TASKS
 from ..methods import DEFAULT
 from ..parallel import ParallelEncoder
@@ -73,7 +74,15 @@ def result_key(run: RunConfig) -> dict[str, Any]:
             "limit": run.benchmark.limit, "offline_data": run.benchmark.offline_data,
             "data_dir": run.benchmark.data_dir,
             # only when set, so that the keys of runs on each task's own split stay what they were
-            **({"split": run.benchmark.split} if run.benchmark.split else {})}
+            **({"split": run.benchmark.split} if run.benchmark.split else {}),
+            # rows read from original files, not the hub's copies (only when a task of the job is one)
+            **({"local_data": True} if uses_local_data(run) else {})}
+
+
+def uses_local_data(run: RunConfig) -> bool:
+    """Whether some task of the job is read from a data folder of original files."""
+    return resolve_data_root(run.benchmark.data_root) is not None and any(
+        t in LOCAL_TASKS for t in task_names(run))
 
 
 def result_folder(run: RunConfig) -> tuple[str, Path]:
@@ -120,7 +129,7 @@ def evaluate_task(run: RunConfig, name: str, model: MTEBEncoder, job: dict[str, 
     encoder = model.model
     info = encoder.describe()
     task = get_task(name, limit=run.benchmark.limit, offline_data=run.benchmark.offline_data,
-                    data_dir=run.benchmark.data_dir, split=run.benchmark.split)
+                    data_dir=run.benchmark.data_dir, split=run.benchmark.split, data_root=run.benchmark.data_root)
     load_task_data(task)
     if info["device"].startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
@@ -147,6 +156,7 @@ def evaluate_task(run: RunConfig, name: str, model: MTEBEncoder, job: dict[str, 
     meta = {
         **job, "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "task_name": name, "task_type": task.metadata.type, "is_proxy": name in PROXY_TASKS,
+        "data_source": data_source(name, run.benchmark.offline_data, run.benchmark.data_root),
         "n_samples": int(encoder.stats["texts"] - before["texts"]),
         "wall_seconds": wall, "encode_seconds": enc_seconds,
         "tokens_per_s": tokens / enc_seconds if enc_seconds > 0 else float("nan"),

@@ -137,7 +137,7 @@ class ContrastivePrompting:
 
 
 # Backbones the official tables do not name, mapped to the nearest family they do name (an inference).
-NEAREST_FAMILY = {"llama-3.1": "llama-3", "qwen3": "qwen", "gemma-3": "gemma", "gemma3": "gemma"}
+NEAREST_FAMILY = {"llama-3.1": "llama-3", "qwen3": "qwen", "qwen2.5": "qwen", "gemma-3": "gemma", "gemma3": "gemma"}
 
 
 def _lookup(obj: Any, official: dict, repo: str, source: str, name: str, num_layers: int,

@@ -22,6 +22,9 @@ from ..harness.study import experiment_jobs, experiment_scores
 DEV = "benchmark=offline_dev"  # where every choice is made: STS-B dev pairs (mteb's "validation" split)
 TEST = "benchmark=offline"  # where the choices are confirmed: the full STS-B test split and the proxies
 GEMMA = "backbone=gemma3-270m"
+# MTEB's real STS category (8 tasks from original files; a fixed sample of pairs per task on 2 CPU cores)
+REAL_SMOLLM2 = ("benchmark=sts_real", "benchmark.limit=200")
+REAL_QWEN = ("benchmark=sts_real", "benchmark.limit=100", "backbone=qwen2.5-coder-0.5b")
 N_BOOT = int(os.environ.get("KVEMBED_BOOTSTRAP", "1000"))  # resamples per interval (tests use fewer)
 
 
@@ -90,6 +93,12 @@ QUESTIONS: list[Question] = [
              needs=("window",)),
     Question("tuned_test", "Test split: the dev-chosen recipe", "ablation_tuned", (), "confirm", (TEST,),
              needs=("recipe", "window", "bias"), refs=("kvembed", "kvembed_no_reroute", "prompteol")),
+    Question("real", "Real data, MTEB's STS category (8 tasks, 200 pairs each): the references", "ablation_confirm",
+             (), "real", REAL_SMOLLM2, refs=("kvembed", "kvembed_no_reroute", "prompteol")),
+    Question("window_real", "Real data, MTEB's STS category: the window chosen on dev", "ablation_confirm_window",
+             (), "real", REAL_SMOLLM2, needs=("window",)),
+    Question("qwen_real", "Real data, Qwen2.5-Coder-0.5B-Instruct (code-tuned), MTEB's STS category (8 tasks, "
+             "100 pairs each): re-routing on and off", "real_qwen", (), "real_qwen", REAL_QWEN),
 ]
 BY_KEY = {q.key: q for q in QUESTIONS}
 STAGES: dict[str, list[Question]] = {}

@@ -17,15 +17,22 @@ class DatasetUnavailableError(RuntimeError):
 
 
 def get_task(name: str, limit: int | None = None, offline_data: bool = False, data_dir: str | None = None,
-             split: str | None = None):
+             split: str | None = None, data_root: str | None = None):
     """An mteb task object. ``offline_data`` feeds STSBenchmark from the packaged files; ``data_dir``
-    points LoCoV1 tasks at a local copy in the hub layout; ``split`` evaluates that split instead of the
-    task's own (e.g. ``validation`` for model selection, keeping ``test`` for the reported number)."""
+    points LoCoV1 tasks at a local copy in the hub layout; ``data_root`` (else ``$KVEMBED_DATA``) is a
+    folder of original files that real mteb tasks are read from (``local.LOCAL_TASKS``); ``split``
+    evaluates that split instead of the task's own (e.g. ``validation`` for model selection, keeping
+    ``test`` for the reported number)."""
+    from .local import LOCAL_TASKS, local_task, resolve_data_root
     from .locov1 import LOCOV1_TASKS
     from .offline import OFFLINE_TASKS, stsbenchmark
 
     if name == "STSBenchmark" and offline_data:
         return stsbenchmark(limit=limit, split=split or "test")
+    root = resolve_data_root(data_root)
+    if root is not None and name in LOCAL_TASKS:
+        task = local_task(name, root, limit=limit)
+        return task.filter_eval_splits([split]) if split else task
     if (name in OFFLINE_TASKS and name != "STSBenchmark") or name in LOCOV1_TASKS:
         if split not in (None, "test"):
             raise ValueError(f"Task {name!r} has only a test split; benchmark.split={split!r} applies to "
@@ -41,6 +48,21 @@ def get_task(name: str, limit: int | None = None, offline_data: bool = False, da
         raise ValueError(f"Unknown task {name!r}: not an mteb task nor one of kvembed's tasks "
                          f"{sorted(OFFLINE_TASKS) + sorted(LOCOV1_TASKS)}") from err
     return task.filter_eval_splits([split]) if split else task
+
+
+def data_source(name: str, offline_data: bool = False, data_root: str | None = None) -> str:
+    """Where a task's rows come from: ``local files``, ``packaged files`` (STS-B, proxies, fixtures) or ``hub``."""
+    from .local import LOCAL_TASKS, resolve_data_root
+    from .locov1 import LOCOV1_TASKS
+    from .offline import OFFLINE_TASKS
+
+    if name == "STSBenchmark":  # mteb's real task: the packaged STS-B files only when asked for
+        return "packaged files" if offline_data else "hub"
+    if name in LOCAL_TASKS and resolve_data_root(data_root) is not None:
+        return "local files"
+    if name in OFFLINE_TASKS:
+        return "packaged files"
+    return "hub (or data_dir)" if name in LOCOV1_TASKS else "hub"
 
 
 def benchmark_task_names(name: str) -> list[str]:

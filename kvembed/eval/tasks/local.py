@@ -1,0 +1,214 @@
+"""Real MTEB tasks read from the original files in a data folder given at run time (no hub).
+
+mteb's own task objects and evaluators, with their rows read from the files a user (or a cluster
+without the hub) keeps in a folder: ``benchmark.data_root`` or ``$KVEMBED_DATA``. The layout is the one
+of the original releases::
+
+    <root>/sts/STS12-en-test … STS16-en-test/   STS.input.<subset>.txt + STS.gs.<subset>.txt (SemEval)
+    <root>/sick/SICK_{train,trial,test_annotated}.txt
+    <root>/biosses/biosses_sentence_pairs_test_derived_from_github.txt, annotation_scores_from_github.txt
+    <root>/banking77/{train,test}.csv, categories.json
+    <root>/amazon_counterfactual/EN_{train,valid,test}.tsv, EN-ext_{…}.tsv
+
+Every split is checked against the descriptive statistics that ship inside mteb (rows, unique texts and,
+for STS, the mean gold score); a missing file or a mismatch is an error that names the file. A ``limit``
+keeps a fixed, seeded sample of each evaluation split (the classifier's train split is left whole: mteb
+draws its own few examples per label from it).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from datasets import Dataset, DatasetDict
+
+from .offline import sample_indices
+
+ENV = "KVEMBED_DATA"  # the data folder, when no benchmark.data_root is given
+
+
+class LocalDataError(ValueError):
+    """The data folder lacks a file a task needs, or a file does not hold the rows mteb's statistics say."""
+
+
+def resolve_data_root(configured: str | os.PathLike | None = None) -> Path | None:
+    """The data folder: the configured one, else ``$KVEMBED_DATA``, else None (tasks come from the hub)."""
+    value = configured or os.environ.get(ENV)
+    return Path(value).expanduser() if value else None
+
+
+def _need(path: Path) -> Path:
+    if not path.exists():
+        raise LocalDataError(f"Missing data file {path} (data folder: benchmark.data_root or ${ENV})")
+    return path
+
+
+def _stats(task_name: str, task_type: str) -> dict[str, Any]:
+    return json.loads((resources.files("mteb") / "descriptive_stats" / task_type / f"{task_name}.json").read_text())
+
+
+def _check(task_name: str, got: dict[str, Any], want: dict[str, Any], where: Path) -> None:
+    bad = {k: (got[k], want[k]) for k in want
+           if (abs(got[k] - want[k]) > 1e-4 if isinstance(want[k], float) else got[k] != want[k])}
+    if bad:
+        detail = ", ".join(f"{k}: {g} here, {w} in mteb" for k, (g, w) in bad.items())
+        raise LocalDataError(f"{task_name}: the files under {where} do not match mteb's descriptive statistics "
+                             f"({detail})")
+
+
+# ---------------------------------------------------------------------------------------------- STS
+def _semeval_pairs(folder: Path) -> list[tuple[str, str, float]]:
+    """SemEval STS 2012–16 test files: every subset with both an input and a gold file; unscored lines
+    (an empty gold line) are skipped, as the organisers' scorer and mteb do."""
+    _need(folder)
+    pairs = []
+    for gold in sorted(folder.glob("STS.gs.*.txt")):
+        subset = gold.name[len("STS.gs."):-len(".txt")]
+        source = folder / f"STS.input.{subset}.txt"
+        if not source.exists():  # STS.gs.ALL (a concatenation) and STS13's SMT (input withheld by licence)
+            continue
+        lines = source.read_text(encoding="utf-8").splitlines()
+        scores = gold.read_text(encoding="utf-8").splitlines()
+        if len(lines) != len(scores):
+            raise LocalDataError(f"{source} has {len(lines)} lines but {gold} has {len(scores)}")
+        for line, score in zip(lines, scores):
+            if score.strip():
+                s1, s2 = line.split("\t")[:2]
+                pairs.append((s1, s2, float(score)))
+    return pairs
+
+
+def _sick_pairs(folder: Path) -> list[tuple[str, str, float]]:
+    """SICK: mteb's SICK-R evaluates all 9,927 pairs (train, trial and test together)."""
+    pairs = []
+    for name in ("SICK_train.txt", "SICK_trial.txt", "SICK_test_annotated.txt"):
+        with _need(folder / name).open(encoding="utf-8", newline="") as f:
+            for row in csv.DictReader(f, delimiter="\t"):
+                pairs.append((row["sentence_A"], row["sentence_B"], float(row["relatedness_score"])))
+    return pairs
+
+
+def _biosses_pairs(folder: Path) -> list[tuple[str, str, float]]:
+    text_file = _need(folder / "biosses_sentence_pairs_test_derived_from_github.txt")
+    score_file = _need(folder / "annotation_scores_from_github.txt")
+    lines = [line for line in text_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    scores = [float(s) for s in score_file.read_text(encoding="utf-8").split()]
+    if len(lines) != 2 * len(scores):
+        raise LocalDataError(f"{text_file} has {len(lines)} sentences for {len(scores)} scores in {score_file}")
+    return [(lines[2 * i], lines[2 * i + 1], scores[i]) for i in range(len(scores))]
+
+
+STS_SOURCES: dict[str, tuple[str, Callable[[Path], list[tuple[str, str, float]]], bool]] = {
+    # name: (folder, reader, whether the unique-text counts equal mteb's). The SICK and BIOSSES originals
+    # differ from mteb's hub copies in a handful of sentences (a few unique texts, ≤ 0.2% of the
+    # characters), so for those two only the pair count and the mean gold score are checked.
+    **{f"STS1{k}": (f"sts/STS1{k}-en-test", _semeval_pairs, True) for k in range(2, 7)},
+    "SICK-R": ("sick", _sick_pairs, False),
+    "BIOSSES": ("biosses", _biosses_pairs, False),
+}
+
+
+def sts_task(name: str, root: Path, limit: int | None = None, seed: int = 0):
+    """mteb's own STS task ``name`` with its test split read from ``root``."""
+    import mteb
+
+    folder, read, exact_texts = STS_SOURCES[name]
+    pairs = read(root / folder)
+    want = _stats(name, "STS")["test"]
+    got = {"num_samples": len(pairs), "text1_unique": len({p[0] for p in pairs}),
+           "text2_unique": len({p[1] for p in pairs}), "avg_score": sum(p[2] for p in pairs) / max(len(pairs), 1)}
+    expected = {"num_samples": want["num_samples"], "avg_score": float(want["label_statistics"]["avg_score"])}
+    if exact_texts:
+        expected.update(text1_unique=want["text1_statistics"]["unique_texts"],
+                        text2_unique=want["text2_statistics"]["unique_texts"])
+    _check(name, got, expected, root / folder)
+    pairs = [pairs[i] for i in sample_indices(len(pairs), limit, seed)]
+    task = mteb.get_task(name)
+    task.dataset = DatasetDict({"test": Dataset.from_dict({
+        "sentence1": [p[0] for p in pairs], "sentence2": [p[1] for p in pairs], "score": [p[2] for p in pairs]})})
+    task.data_loaded = True
+    return task
+
+
+# ------------------------------------------------------------------------------------- Classification
+def _banking77(folder: Path) -> dict[str, dict[str, list]]:
+    categories = json.loads(_need(folder / "categories.json").read_text(encoding="utf-8"))
+    label = {c: i for i, c in enumerate(categories)}
+    splits = {}
+    for split in ("train", "test"):
+        path = _need(folder / f"{split}.csv")
+        with path.open(encoding="utf-8", newline="") as f:  # quoted fields span lines: a CSV reader, not lines
+            rows = list(csv.DictReader(f))
+        unknown = {r["category"] for r in rows} - set(label)
+        if unknown:
+            raise LocalDataError(f"{path} has categories {sorted(unknown)} that {folder / 'categories.json'} lacks")
+        splits[split] = {"text": [r["text"] for r in rows], "label": [label[r["category"]] for r in rows]}
+    return {"default": splits}
+
+
+def _amazon_counterfactual(folder: Path) -> dict[str, dict[str, dict[str, list]]]:
+    subsets = {}
+    for subset, prefix in (("en", "EN"), ("en-ext", "EN-ext")):
+        splits = {}
+        for split, suffix in (("train", "train"), ("validation", "valid"), ("test", "test")):
+            with _need(folder / f"{prefix}_{suffix}.tsv").open(encoding="utf-8", newline="") as f:
+                rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+            splits[split] = {"text": [r["sentence"] for r in rows],
+                             "label": [int(r["is_counterfactual"]) for r in rows]}
+        subsets[subset] = splits
+    return subsets
+
+
+CLASSIFICATION_SOURCES: dict[str, tuple[str, Callable[[Path], dict], tuple[str, ...]]] = {
+    # name: (folder, reader, the subsets evaluated — mteb's English ones that the folder holds)
+    "Banking77Classification": ("banking77", _banking77, ("default",)),
+    "AmazonCounterfactualClassification": ("amazon_counterfactual", _amazon_counterfactual, ("en",)),
+}
+
+
+def classification_task(name: str, root: Path, limit: int | None = None, seed: int = 0):
+    """mteb's own classification task ``name`` with its splits read from ``root`` (English subsets only)."""
+    import mteb
+
+    folder, read, subsets = CLASSIFICATION_SOURCES[name]
+    data = read(root / folder)
+    stats = _stats(name, "Classification")
+    task = mteb.get_task(name)
+    if subsets != ("default",):
+        task.hf_subsets = list(subsets)
+    built = {}
+    for subset in subsets:
+        splits = {}
+        for split, cols in data[subset].items():
+            if split in stats:
+                want = stats[split] if subset == "default" else stats[split]["hf_subset_descriptive_stats"][subset]
+                _check(f"{name} ({subset}, {split})", {"num_samples": len(cols["text"]),
+                                                       "unique_texts": len(set(cols["text"]))},
+                       {"num_samples": want["num_samples"], "unique_texts": want["text_statistics"]["unique_texts"]},
+                       root / folder)
+            keep = sample_indices(len(cols["text"]), limit, seed) if split in task.metadata.eval_splits else None
+            if keep is not None:
+                cols = {k: [v[i] for i in keep] for k, v in cols.items()}
+            splits[split] = Dataset.from_dict(cols)
+        built[subset] = DatasetDict(splits)
+    task.dataset = built["default"] if subsets == ("default",) else built
+    task.data_loaded = True
+    return task
+
+
+LOCAL_TASKS = tuple(STS_SOURCES) + tuple(CLASSIFICATION_SOURCES)
+
+
+def local_task(name: str, root: Path, limit: int | None = None, seed: int = 0):
+    """mteb's own task ``name`` with its rows read from the original files under ``root``."""
+    if name in STS_SOURCES:
+        return sts_task(name, root, limit, seed)
+    if name in CLASSIFICATION_SOURCES:
+        return classification_task(name, root, limit, seed)
+    raise ValueError(f"No local files are known for task {name!r}; local tasks: {list(LOCAL_TASKS)}")

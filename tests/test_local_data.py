@@ -1,0 +1,121 @@
+"""Real MTEB tasks from a data folder of original files: mteb's own task classes and evaluators, rows read
+from the files, counts checked against the statistics that ship inside mteb, clear errors naming the file.
+
+The tests on the real files need the folder: ``$KVEMBED_DATA`` (``make test`` and ``.ci/run`` point it at
+``../shared/data`` when that exists); without it they skip and say why. The error tests build their own
+folders."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import mteb
+import pytest
+
+from kvembed.eval.tasks import data_source, get_task, load_task_data
+from kvembed.eval.tasks.local import ENV, LOCAL_TASKS, LocalDataError, local_task, resolve_data_root
+
+ROOT = resolve_data_root()
+needs_data = pytest.mark.skipif(ROOT is None or not ROOT.is_dir(),
+                                reason=f"no data folder: set ${ENV} (make test sets it to ../shared/data when "
+                                       "that folder exists)")
+
+# mteb 2.26's descriptive statistics, written out: the loader must reproduce them from the files
+ROWS = {"STS12": 3108, "STS13": 1500, "STS14": 3750, "STS15": 3000, "STS16": 1186, "SICK-R": 9927, "BIOSSES": 100}
+
+
+def test_the_local_tasks_are_the_sts_category_and_two_classification_tasks():
+    assert set(LOCAL_TASKS) == set(ROWS) | {"Banking77Classification", "AmazonCounterfactualClassification"}
+
+
+@needs_data
+@pytest.mark.parametrize("name", list(ROWS))
+def test_sts_tasks_are_mtebs_own_with_every_scored_pair(name):
+    task = local_task(name, ROOT)
+    assert type(task) is type(mteb.get_task(name))  # mteb's own class, hence its own evaluator
+    test = task.dataset["test"]
+    assert len(test) == ROWS[name]
+    assert set(test.column_names) == {"sentence1", "sentence2", "score"}
+    low, high = {"SICK-R": (1, 5), "BIOSSES": (0, 4)}.get(name, (0, 5))
+    assert low <= min(test["score"]) and max(test["score"]) <= high
+    assert all(s.strip() for s in list(test["sentence1"]) + list(test["sentence2"]))
+
+
+@needs_data
+def test_classification_tasks_keep_train_for_the_classifier_and_sample_only_the_evaluated_splits():
+    banking = local_task("Banking77Classification", ROOT)
+    assert {k: len(v) for k, v in banking.dataset.items()} == {"train": 10003, "test": 3080}
+    assert len(set(banking.dataset["test"]["label"])) == 77
+    amazon = local_task("AmazonCounterfactualClassification", ROOT, limit=100)
+    assert amazon.hf_subsets == ["en"]
+    assert {k: len(v) for k, v in amazon.dataset["en"].items()} == {"train": 4018, "validation": 100, "test": 100}
+    assert set(amazon.dataset["en"]["train"]["label"]) == {0, 1}
+
+
+@needs_data
+def test_a_limit_is_a_fixed_seeded_sample_and_get_task_reads_the_folder():
+    a = get_task("STS12", limit=50, data_root=str(ROOT))
+    b = get_task("STS12", limit=50, data_root=str(ROOT))
+    assert len(a.dataset["test"]) == 50 and list(a.dataset["test"]["sentence1"]) == list(b.dataset["test"]["sentence1"])
+    assert list(a.dataset["test"]["sentence1"]) != list(local_task("STS12", ROOT).dataset["test"]["sentence1"])[:50]
+    load_task_data(a)  # already loaded: no hub access
+    assert data_source("STS12", data_root=str(ROOT)) == "local files"
+    assert data_source("STSBenchmark", offline_data=True, data_root=str(ROOT)) == "packaged files"
+
+
+def test_without_a_data_folder_the_tasks_come_from_the_hub(monkeypatch):
+    monkeypatch.delenv(ENV, raising=False)
+    assert resolve_data_root() is None
+    assert data_source("STS12") == "hub"
+    assert not getattr(get_task("STS12"), "data_loaded", False)
+
+
+def test_a_missing_file_is_named(tmp_path):
+    (tmp_path / "biosses").mkdir()
+    with pytest.raises(LocalDataError, match="biosses_sentence_pairs_test_derived_from_github.txt"):
+        local_task("BIOSSES", tmp_path)
+    with pytest.raises(LocalDataError, match="STS12-en-test"):
+        local_task("STS12", tmp_path)
+    with pytest.raises(LocalDataError, match="categories.json"):
+        local_task("Banking77Classification", tmp_path)
+
+
+@needs_data
+def test_a_file_that_does_not_match_mtebs_statistics_is_refused(tmp_path):
+    shutil.copytree(ROOT / "biosses", tmp_path / "biosses")
+    scores = tmp_path / "biosses" / "annotation_scores_from_github.txt"
+    scores.write_text(scores.read_text().replace("4\n", "3\n", 1))  # one gold score changed
+    with pytest.raises(LocalDataError, match=r"BIOSSES: the files under .*biosses.*avg_score"):
+        local_task("BIOSSES", tmp_path)
+    folder = tmp_path / "sts" / "STS16-en-test"
+    shutil.copytree(ROOT / "sts" / "STS16-en-test", folder)
+    for name in ("STS.input.headlines.txt", "STS.gs.headlines.txt"):  # a whole subset missing
+        (folder / name).unlink()
+    with pytest.raises(LocalDataError, match="num_samples: .* here, 1186 in mteb"):
+        local_task("STS16", tmp_path)
+
+
+@needs_data
+@pytest.mark.integration
+def test_mteb_evaluates_a_local_task_with_kvembeds_encoder(tiny_backbones):
+    from kvembed import Encoder
+    from kvembed.eval.mteb_model import MTEBEncoder
+
+    task = get_task("BIOSSES", limit=30, data_root=str(ROOT))
+    model = MTEBEncoder(Encoder.from_pretrained(tiny_backbones("llama"), method="prompteol"))
+    result = mteb.evaluate(model, [task], cache=None, overwrite_strategy="always", show_progress_bar=False)
+    score = result.task_results[0].get_score()
+    assert -1.0 <= score <= 1.0
+
+
+def test_the_runner_keys_and_records_local_data(compose, monkeypatch, tmp_path):
+    from kvembed.harness.config import validate
+    from kvembed.harness.run import result_key, uses_local_data
+
+    run = validate(compose(["benchmark=sts", f"benchmark.data_root={tmp_path}"]))
+    assert uses_local_data(run) and result_key(run)["local_data"] is True
+    monkeypatch.delenv(ENV, raising=False)
+    offline = validate(compose(["benchmark=offline"]))
+    assert not uses_local_data(offline) and "local_data" not in result_key(offline)
+    assert Path(tmp_path).is_dir()
