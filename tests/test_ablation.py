@@ -110,3 +110,26 @@ def test_select_on_dev_chooses_the_window_then_the_bias_at_that_window(tmp_path)
     for job in jobs:
         _fake_result(job, {"2": 0.7}.get(job.swept["bias"], 0.6))
     assert select_on_dev(tmp_path)["bias"].overrides == ("bias=2",)
+
+
+def test_a_category_score_is_the_mean_over_its_tasks_with_a_joint_paired_bootstrap():
+    import numpy as np
+    import pandas as pd
+
+    from kvembed.eval.item_scores import spearman
+    from kvembed.report.ablation import category_ci
+
+    rng = np.random.default_rng(0)
+
+    def task(n, noise):
+        gold = rng.uniform(0, 5, n)
+        return pd.DataFrame({"item": range(n), "gold": gold, "prediction": gold + rng.normal(0, noise, n)})
+
+    good = [task(80, 0.5), task(40, 1.0)]
+    worse = [t.assign(prediction=t["prediction"] + rng.normal(0, 3.0, len(t))) for t in good]
+    mean, lo, hi = category_ci(good, n_boot=200)
+    assert mean == pytest.approx(np.mean([spearman(t["prediction"], t["gold"]) for t in good]))
+    assert lo < mean < hi
+    assert category_ci(good, good, n_boot=50) == (0.0, 0.0, 0.0)  # a configuration against itself
+    d, dlo, dhi = category_ci(good, worse, n_boot=200)
+    assert d > 0 and dlo > 0  # a clearly better configuration is detected

@@ -179,9 +179,11 @@ def test_multirun_sweep_writes_one_file_per_task_per_job(tmp_path):
     assert biases == [0.0, 2.0]
 
 
-def test_hub_backed_task_without_network_names_the_dataset():
+def test_hub_backed_task_without_network_names_the_dataset(monkeypatch):
     from kvembed.eval.tasks import DatasetUnavailableError, get_task, load_task_data
+    from kvembed.eval.tasks.local import ENV
 
+    monkeypatch.delenv(ENV, raising=False)  # no data folder of original files: STS12 comes from the hub
     start = time.perf_counter()
     with pytest.raises(DatasetUnavailableError, match="mteb/sts12-sts"):
         load_task_data(get_task("STS12"))

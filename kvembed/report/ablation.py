@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from ..eval.item_scores import bootstrap_ci, paired_difference_ci
+from ..eval.item_scores import bootstrap_ci, paired_difference_ci, statistic
 from ..harness.study import experiment_jobs, experiment_scores
 
 DEV = "benchmark=offline_dev"  # where every choice is made: STS-B dev pairs (mteb's "validation" split)
@@ -188,6 +189,64 @@ def question_table(q: Question, results_dir: Path, chosen: dict[str, Choice] | N
     return pd.DataFrame(rows)
 
 
+def category_ci(items: list[pd.DataFrame], baselines: list[pd.DataFrame] | None = None, n_boot: int = N_BOOT,
+                level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """(mean over tasks, low, high) of the task scores — or of their paired differences against ``baselines``
+    — resampling the items of every task at once (tasks are independent samples)."""
+    stats = [statistic(i) for i in items]
+    base = [statistic(b) for b in baselines] if baselines is not None else None
+    sizes = [len(i) for i in items]
+    rng = np.random.default_rng(seed)
+
+    def mean(draw: list[np.ndarray]) -> float:
+        return float(np.mean([stats[t](idx) - (base[t](idx) if base else 0.0) for t, idx in enumerate(draw)]))
+
+    draws = [mean([rng.integers(0, n, n) for n in sizes]) for _ in range(n_boot)]
+    alpha = (1 - level) / 2
+    return mean([np.arange(n) for n in sizes]), float(np.quantile(draws, alpha)), float(np.quantile(draws, 1 - alpha))
+
+
+def category_table(q: Question, results_dir: Path, chosen: dict[str, Choice] | None = None) -> pd.DataFrame:
+    """One row per variant that ran every task of the question: the mean over tasks with its CI, and the
+    paired difference of that mean against each reference method (same tasks, same resampled pairs)."""
+    overrides = q.resolve(select_on_dev(results_dir) if chosen is None else chosen)
+    scores = experiment_scores(q.experiment, overrides, results_dir) if overrides is not None else pd.DataFrame()
+    if scores.empty or not scores["items"].map(lambda x: isinstance(x, str)).all():
+        return pd.DataFrame()
+    tasks = sorted(scores["task_name"].unique())
+    given = ", ".join(o for o in overrides if o not in q.context) or "default"
+    rows = []
+    for label, runs in scores.groupby("label", sort=False):
+        runs = runs.set_index("task_name")
+        if sorted(runs.index) != tasks:
+            continue
+        items = [_items(runs.loc[t, "items"]) for t in tasks]
+        score, lo, hi = category_ci(items)
+        row = {"variant": given if label == "default" else label, "tasks": len(tasks),
+               "pairs": sum(len(i) for i in items), "score": score, "ci_low": lo, "ci_high": hi}
+        for m in q.refs:
+            refs = [_reference(q.context, m, results_dir, t) for t in tasks]
+            if all(r is not None and isinstance(r["items"], str) for r in refs):
+                d, dlo, dhi = category_ci(items, [_items(r["items"]) for r in refs])
+                name = ref_column(m)
+                row.update({name: d, f"{name}_low": dlo, f"{name}_high": dhi})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _category_markdown(table: pd.DataFrame, refs: tuple[str, ...]) -> str:
+    out = []
+    for _, r in table.iterrows():
+        line = {"variant": r["variant"], "tasks": r["tasks"], "pairs": r["pairs"],
+                "mean ×100 [95% CI]": _fmt(r["score"], r["ci_low"], r["ci_high"])}
+        for method in refs:
+            name = ref_column(method)
+            line[f"Δ mean vs {method}"] = (_fmt(r[name], r[f"{name}_low"], r[f"{name}_high"], signed=True)
+                                           if name in r and pd.notna(r.get(name)) else "")
+        out.append(line)
+    return pd.DataFrame(out).to_markdown(index=False)
+
+
 def layer_runs(value) -> str:
     """[3, 4, 5] -> '3–5' (runs of consecutive layers collapsed), [] -> 'none'."""
     layers = [] if value is None else [int(x) for x in value]
@@ -334,6 +393,11 @@ def render(results_dir: Path | str = "results") -> Path:
             continue
         parts.append("\n" + _markdown(table, q.refs) + "\n")
         parts.append(f"\n**Conclusion.** {conclusion(q, table)}\n")
+        if table["task"].nunique() > 1 and q.context and q.context[0] == "benchmark=sts_real":
+            category = category_table(q, results_dir, chosen)
+            if not category.empty:
+                parts.append("\nThe category (mean Spearman of its tasks; the paired Δ resamples every task's pairs "
+                             "at once):\n\n" + _category_markdown(category, q.refs) + "\n")
         if q.key == "auto":
             gap = auto_gap(results_dir)
             if not gap.empty:
