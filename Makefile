@@ -49,7 +49,7 @@ lint: install  ## ruff (configured in pyproject.toml) over the package, tests, s
 test: install  ## run the test suite (offline; slow tests excluded)
 	$(OFFLINE_ENV) $(PY) -m pytest -q $(XDIST) $(PYTEST_ARGS)
 
-test-fast: install  ## the fast tier: unit tests only, no end-to-end runs (under 90 s)
+test-fast: install  ## the fast tier: unit tests only, no end-to-end runs
 	$(OFFLINE_ENV) $(PY) -m pytest -q $(XDIST) -m "not slow and not integration" $(PYTEST_ARGS)
 
 test-slow: install  ## the slow tests too (full STS-B split on SmolLM2)
