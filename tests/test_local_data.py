@@ -2,7 +2,7 @@
 from the files, counts checked against the statistics that ship inside mteb, clear errors naming the file.
 
 The tests on the real files need the folder: ``$KVEMBED_DATA`` (``make test`` and ``.ci/run`` point it at
-``../shared/data`` when that exists); without it they skip and say why. The error tests build their own
+the Makefile's default data folder when it exists); without it they skip and say why. The error tests build their own
 folders."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from kvembed.eval.tasks.local import ENV, LOCAL_TASKS, LocalDataError, local_tas
 
 ROOT = resolve_data_root()
 needs_data = pytest.mark.skipif(ROOT is None or not ROOT.is_dir(),
-                                reason=f"no data folder: set ${ENV} (make test sets it to ../shared/data when "
-                                       "that folder exists)")
+                                reason=f"no data folder: set ${ENV} (make test sets it to its default data "
+                                       "folder when that exists)")
 
 # mteb 2.26's descriptive statistics, written out: the loader must reproduce them from the files
 ROWS = {"STS12": 3108, "STS13": 1500, "STS14": 3750, "STS15": 3000, "STS16": 1186, "SICK-R": 9927, "BIOSSES": 100}
