@@ -1,7 +1,7 @@
 """Paper Table 1: backbones × KV-Embedding and the baselines, then results/table1.md.
 
     python experiments/table1.py --profile full      # 3 paper backbones on mteb_table1 (GPU + hub or prefetch)
-    python experiments/table1.py --profile offline   # SmolLM2-135M on benchmark=offline (~1 h on 2 CPU cores)
+    python experiments/table1.py --profile offline   # SmolLM2-135M on real data + proxies (benchmark=offline_real)
     python experiments/table1.py --profile smoke     # the offline profile on 40 samples per task
     python experiments/table1.py --profile full --plan   # texts, tokens and GPU-hours first; runs nothing
 """
@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 
 from _drive import ROOT, add_plan_arguments, multirun, plan_command, preflight, render
+
+from kvembed.eval.tasks.local import resolve_data_root
 
 PROFILES = {"full": ("table1", False), "offline": ("table1_offline", True), "smoke": ("table1_smoke", True)}
 
@@ -37,7 +39,13 @@ def main() -> None:
               "PROFILE=offline` (the full offline benchmark, ~25 min on 2 cores), `make reproduce-table1 PLAN=1` "
               "(what the paper's grid costs on a GPU), `make test`.")
         return
-    multirun(experiment, f"launcher={args.launcher}", *args.overrides, offline=offline)
+    extra = []
+    if args.profile == "offline" and resolve_data_root() is None:
+        print("No data folder of original files ($KVEMBED_DATA or benchmark.data_root): the offline profile "
+              "runs benchmark=offline (STS-B + proxies) instead of MTEB's STS category and the two real "
+              "Classification tasks.")
+        extra.append("benchmark=offline")
+    multirun(experiment, f"launcher={args.launcher}", *extra, *args.overrides, offline=offline)
     render()
 
 

@@ -77,7 +77,8 @@ def test_every_question_expands_into_valid_jobs_with_distinct_result_folders():
 
     chosen = {"window": Choice("window", "window", {"layers.start": "3"}, 0.5, 28),
               "bias": Choice("bias", "bias_window", {"bias": "2.0"}, 0.5, 5),
-              "recipe": Choice("recipe", "prompt_pooling", {"prompt": "prompteol", "pooling": "last"}, 0.6, 15)}
+              "recipe": Choice("recipe", "prompt_pooling", {"prompt": "prompteol", "pooling": "last"}, 0.6, 15),
+              "qwen_window": Choice("qwen_window", "qwen_window", {"layers.start": "6"}, 0.5, 8)}
     for q in QUESTIONS:
         jobs = experiment_jobs(q.experiment, q.resolve(chosen))
         assert jobs, q.key
@@ -91,7 +92,7 @@ def _fake_result(job, score: float, split: str = "validation") -> None:
     row = dict(task_name="STSBenchmark", split=split, subset="default", metric="main_score", value=score,
                is_main=True, max_length=512, id_curve=None, layer_strategy="range", method="kvembed", layers=[1],
                bias=1.0, pooling="mean_last", prefix_position=None, prompt_document="{text}", backbone="smollm2-135m",
-               is_proxy=False)
+               is_proxy=False, task_type="STS")
     results.write_table(pd.DataFrame([row]), results.task_path(job.folder, "STSBenchmark"))
 
 

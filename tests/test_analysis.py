@@ -40,3 +40,25 @@ def test_layer_id_curve_has_one_value_per_layer(tiny_backbones, sentences):
     enc = Encoder(tiny_backbones("llama"), get_method("prompteol"))
     curve = layer_id_curve(enc, unique_sentences("train", 120))
     assert len(curve) == 6 and all(np.isfinite(curve[1:]))
+
+
+def test_sts_geometry_leaves_alignment_undefined_without_positive_pairs_instead_of_failing_the_task():
+    import mteb
+    from datasets import Dataset
+
+    from kvembed.eval.geometry import sts_geometry
+
+    task = mteb.get_task("BIOSSES")  # gold scores end at 4; a small sample may hold no pair at 4
+    task.dataset = {"test": Dataset.from_dict({"sentence1": ["a b", "c d", "e f"], "sentence2": ["g", "h", "i"],
+                                               "score": [0.5, 2.0, 3.8]})}
+    rng = np.random.default_rng(0)
+    vectors: dict[str, np.ndarray] = {}
+
+    def lookup(role: str, texts: list[str]) -> np.ndarray:
+        return np.stack([vectors.setdefault(t, rng.normal(size=4)) for t in texts])
+
+    out = sts_geometry(task, lookup)
+    assert np.isnan(out["alignment"])
+    assert all(np.isfinite(out[k]) for k in ("uniformity", "isotropy", "mean_cosine"))
+    task.dataset["test"] = Dataset.from_dict({"sentence1": ["a b", "c d"], "sentence2": ["g", "h"], "score": [4.0, 1.0]})
+    assert np.isfinite(sts_geometry(task, lookup)["alignment"])

@@ -8,13 +8,12 @@ folders."""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import mteb
 import pytest
 
 from kvembed.eval.tasks import data_source, get_task, load_task_data
-from kvembed.eval.tasks.local import ENV, LOCAL_TASKS, LocalDataError, local_task, resolve_data_root
+from kvembed.eval.tasks.local import ENV, LOCAL_TASKS, TRAIN_POOL, LocalDataError, local_task, resolve_data_root
 
 ROOT = resolve_data_root()
 needs_data = pytest.mark.skipif(ROOT is None or not ROOT.is_dir(),
@@ -43,14 +42,18 @@ def test_sts_tasks_are_mtebs_own_with_every_scored_pair(name):
 
 
 @needs_data
-def test_classification_tasks_keep_train_for_the_classifier_and_sample_only_the_evaluated_splits():
+def test_classification_tasks_are_whole_and_a_limit_samples_the_evaluated_splits_and_a_train_pool():
     banking = local_task("Banking77Classification", ROOT)
     assert {k: len(v) for k, v in banking.dataset.items()} == {"train": 10003, "test": 3080}
     assert len(set(banking.dataset["test"]["label"])) == 77
     amazon = local_task("AmazonCounterfactualClassification", ROOT, limit=100)
     assert amazon.hf_subsets == ["en"]
-    assert {k: len(v) for k, v in amazon.dataset["en"].items()} == {"train": 4018, "validation": 100, "test": 100}
+    # the classifier draws its few examples per label from a pool of TRAIN_POOL x limit training texts
+    assert {k: len(v) for k, v in amazon.dataset["en"].items()} == {"train": TRAIN_POOL * 100, "validation": 100,
+                                                                    "test": 100}
     assert set(amazon.dataset["en"]["train"]["label"]) == {0, 1}
+    whole = local_task("AmazonCounterfactualClassification", ROOT).dataset["en"]["train"]["text"]
+    assert set(amazon.dataset["en"]["train"]["text"]) < set(whole)
 
 
 @needs_data
@@ -118,4 +121,3 @@ def test_the_runner_keys_and_records_local_data(compose, monkeypatch, tmp_path):
     monkeypatch.delenv(ENV, raising=False)
     offline = validate(compose(["benchmark=offline"]))
     assert not uses_local_data(offline) and "local_data" not in result_key(offline)
-    assert Path(tmp_path).is_dir()

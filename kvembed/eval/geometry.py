@@ -62,19 +62,20 @@ def geometry(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
 def sts_geometry(task, lookup, min_gold: float = 4.0, max_texts: int = 2000) -> dict[str, float]:
     """Geometry of an STS task's embeddings: pairs with gold score ≥ ``min_gold`` (of 5) are the positives
     for alignment; uniformity, isotropy and mean cosine use the task's distinct sentences (at most
-    ``max_texts``, a fixed sample, to bound the O(n²) terms). ``lookup(role, texts)`` gives embeddings."""
+    ``max_texts``, a fixed sample, to bound the O(n²) terms). ``lookup(role, texts)`` gives embeddings.
+    Alignment is NaN when no pair reaches ``min_gold`` (a small sample of a task, or BIOSSES, whose gold
+    scores end at 4): a side measure must not fail the task whose score it accompanies."""
 
     split = sts_split(task)
     gold = np.asarray(split["score"], dtype=np.float64)
     s1, s2 = list(split["sentence1"]), list(split["sentence2"])
     positive = [i for i, g in enumerate(gold) if g >= min_gold]
-    if not positive:
-        raise ValueError(f"no pair with gold score >= {min_gold}")
     texts = list(dict.fromkeys(s1 + s2))
     if len(texts) > max_texts:
         keep = np.random.default_rng(0).choice(len(texts), max_texts, replace=False)
         texts = [texts[i] for i in sorted(keep)]
     both = lookup("document", texts)
-    return {"alignment": alignment(lookup("document", [s1[i] for i in positive]),
-                                   lookup("document", [s2[i] for i in positive])),
+    aligned = (alignment(lookup("document", [s1[i] for i in positive]), lookup("document", [s2[i] for i in positive]))
+               if positive else float("nan"))
+    return {"alignment": aligned,
             "uniformity": uniformity(both), "isotropy": isotropy(both), "mean_cosine": mean_cosine(both)}

@@ -110,6 +110,7 @@ def experiment_scores(experiment: str | None, overrides: Sequence[str] = (),
                          "method": main["method"], "layers": main["layers"], "bias": main["bias"],
                          "pooling": main["pooling"], "prefix_position": main["prefix_position"],
                          "prompt_document": main["prompt_document"], "backbone": main["backbone"],
-                         "is_proxy": bool(main["is_proxy"]), "items": str(items) if items.exists() else None,
+                         "is_proxy": bool(main["is_proxy"]), "task_type": str(main["task_type"]),
+                         "items": str(items) if items.exists() else None,
                          "folder": str(job.folder)})
     return pd.DataFrame(rows)

@@ -12,8 +12,10 @@ of the original releases::
 
 Every split is checked against the descriptive statistics that ship inside mteb (rows, unique texts and,
 for STS, the mean gold score); a missing file or a mismatch is an error that names the file. A ``limit``
-keeps a fixed, seeded sample of each evaluation split (the classifier's train split is left whole: mteb
-draws its own few examples per label from it).
+keeps a fixed, seeded sample of each evaluation split and, for classification, a pool of
+``TRAIN_POOL × limit`` training texts that mteb draws its few examples per label from (mteb 2 encodes the
+union of its ten draws, ~6,000 Banking77 texts, which would dominate a sampled run); without a limit every
+split is whole.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from datasets import Dataset, DatasetDict
 from .offline import sample_indices
 
 ENV = "KVEMBED_DATA"  # the data folder, when no benchmark.data_root is given
+TRAIN_POOL = 10  # under a limit, the classifier's train split keeps this many texts per evaluated one
 
 
 class LocalDataError(ValueError):
@@ -192,8 +195,9 @@ def classification_task(name: str, root: Path, limit: int | None = None, seed: i
                                                        "unique_texts": len(set(cols["text"]))},
                        {"num_samples": want["num_samples"], "unique_texts": want["text_statistics"]["unique_texts"]},
                        root / folder)
-            keep = sample_indices(len(cols["text"]), limit, seed) if split in task.metadata.eval_splits else None
-            if keep is not None:
+            if limit is not None:
+                size = limit if split in task.metadata.eval_splits else TRAIN_POOL * limit
+                keep = sample_indices(len(cols["text"]), size, seed)
                 cols = {k: [v[i] for i in keep] for k, v in cols.items()}
             splits[split] = Dataset.from_dict(cols)
         built[subset] = DatasetDict(splits)
