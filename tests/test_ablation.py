@@ -118,7 +118,7 @@ def test_a_category_score_is_the_mean_over_its_tasks_with_a_joint_paired_bootstr
     import pandas as pd
 
     from kvembed.eval.item_scores import spearman
-    from kvembed.report.ablation import category_ci
+    from kvembed.report.intervals import category_ci
 
     rng = np.random.default_rng(0)
 

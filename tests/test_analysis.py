@@ -60,5 +60,6 @@ def test_sts_geometry_leaves_alignment_undefined_without_positive_pairs_instead_
     out = sts_geometry(task, lookup)
     assert np.isnan(out["alignment"])
     assert all(np.isfinite(out[k]) for k in ("uniformity", "isotropy", "mean_cosine"))
-    task.dataset["test"] = Dataset.from_dict({"sentence1": ["a b", "c d"], "sentence2": ["g", "h"], "score": [4.0, 1.0]})
+    task.dataset["test"] = Dataset.from_dict({"sentence1": ["a b", "c d"], "sentence2": ["g", "h"],
+                                              "score": [4.0, 1.0]})
     assert np.isfinite(sts_geometry(task, lookup)["alignment"])

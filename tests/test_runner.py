@@ -116,12 +116,17 @@ def test_mteb_reads_the_results_back_with_its_own_result_cache(first_run):
 def test_table_rendering(first_run, tmp_path):
     out, _ = first_run
     md = tables.render(out).read_text()
-    assert "offline proxies derived from STS-B" in md and "tiny-llama" in md
+    assert "derived from STS-B text" in md and "tiny-llama" in md
     t = pd.read_csv(out / "table1.csv")
-    assert {"STS", "Retrieval", "Classification", "Clustering", "PairClassification", "Reranking",
-            "Summarization", "Avg."} <= set(t.columns)  # the paper's seven categories
+    # the paper's seven categories, each column saying real or proxy and how many tasks it averages
+    assert {"STS (real, 1)", "Retrieval (proxy, 1)", "Classification (proxy, 1)", "Clustering (proxy, 1)",
+            "PairClassification (proxy, 1)", "Reranking (proxy, 1)", "Summarization (proxy, 1)",
+            "Avg."} <= set(t.columns)
     assert set(t["code"]) <= {"current", "dirty"}  # made by this checkout's code
-    assert "Retrieval (proxy)" in md and "STS (proxy)" not in md
+    assert "STS (proxy" not in md and "packaged files: STSBRetrieval.proxy" in md
+    low, high = (float(x) for x in t.loc[0, "STS (real, 1) CI"].strip("[]").split(","))  # from per-pair scores
+    assert low <= t.loc[0, "STS (real, 1)"] <= high and low < high
+    assert "Classification (proxy, 1) CI" not in t  # no per-item scores: no interval claimed
     frame = results.load_results(out)
     expected = frame[frame["is_main"]].groupby("task_name")["value"].mean().mean() * 100
     assert abs(t.loc[0, "Avg."] - expected) < 0.01

@@ -104,9 +104,16 @@ def task_files(root: Path | str) -> list[Path]:
     return sorted(f for f in Path(root).rglob("*.parquet") if not f.name.endswith(ITEMS_SUFFIX))
 
 
+def items_file(result_file: Path | str) -> Path:
+    """The per-item score file beside a task result file (it may not exist: not every task type has one)."""
+    path = Path(result_file)
+    return path.with_name(path.name.removesuffix(".parquet") + ITEMS_SUFFIX)
+
+
 def load_results(results_dir: Path | str = "results") -> pd.DataFrame:
-    """Every run's rows, concatenated (empty frame when there are none)."""
+    """Every run's rows, concatenated, each with the ``result_file`` it was read from (empty frame when there
+    are none)."""
     files = task_files(Path(results_dir) / "runs")
     if not files:
         return pd.DataFrame()
-    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    return pd.concat([pd.read_parquet(f).assign(result_file=str(f)) for f in files], ignore_index=True)

@@ -9,16 +9,15 @@ both configurations), and a one-line conclusion per question computed from those
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from ..eval.item_scores import bootstrap_ci, paired_difference_ci, statistic
+from ..eval.item_scores import bootstrap_ci, paired_difference_ci
 from ..harness.study import experiment_jobs, experiment_scores
+from .intervals import N_BOOT, category_ci
 
 DEV = "benchmark=offline_dev"  # where every choice is made: STS-B dev pairs (mteb's "validation" split)
 TEST = "benchmark=offline"  # where the choices are confirmed: the full STS-B test split and the proxies
@@ -29,7 +28,6 @@ REAL_SMOLLM2 = ("benchmark=offline_real",)
 QWEN = "backbone=qwen2.5-coder-0.5b"
 QWEN_DEV = (DEV, QWEN, "benchmark.limit=200")
 REAL_QWEN = ("benchmark=sts_real", "benchmark.limit=50", QWEN)
-N_BOOT = int(os.environ.get("KVEMBED_BOOTSTRAP", "1000"))  # resamples per interval (tests use fewer)
 
 
 @dataclass(frozen=True)
@@ -198,23 +196,6 @@ def question_table(q: Question, results_dir: Path, chosen: dict[str, Choice] | N
                 out.update({name: d, f"{name}_low": dlo, f"{name}_high": dhi})
         rows.append(out)
     return pd.DataFrame(rows)
-
-
-def category_ci(items: list[pd.DataFrame], baselines: list[pd.DataFrame] | None = None, n_boot: int = N_BOOT,
-                level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
-    """(mean over tasks, low, high) of the task scores — or of their paired differences against ``baselines``
-    — resampling the items of every task at once (tasks are independent samples)."""
-    stats = [statistic(i) for i in items]
-    base = [statistic(b) for b in baselines] if baselines is not None else None
-    sizes = [len(i) for i in items]
-    rng = np.random.default_rng(seed)
-
-    def mean(draw: list[np.ndarray]) -> float:
-        return float(np.mean([stats[t](idx) - (base[t](idx) if base else 0.0) for t, idx in enumerate(draw)]))
-
-    draws = [mean([rng.integers(0, n, n) for n in sizes]) for _ in range(n_boot)]
-    alpha = (1 - level) / 2
-    return mean([np.arange(n) for n in sizes]), float(np.quantile(draws, alpha)), float(np.quantile(draws, 1 - alpha))
 
 
 def category_table(q: Question, results_dir: Path, chosen: dict[str, Choice] | None = None) -> pd.DataFrame:

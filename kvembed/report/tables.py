@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..harness.results import load_results
+from ..harness.results import items_file, load_results
 from ..harness.study import experiment_jobs
 from ..provenance import code_version
+from .intervals import N_BOOT, category_ci
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,9 @@ def main_scores(df: pd.DataFrame) -> pd.DataFrame:
     main = main.assign(split=main["split"].replace({"validation": "dev"})) if "split" in main else main.assign(split="")
     keys = ["benchmark", "experiment", "backbone", "method", "config_hash", "task_name", "task_type", "is_proxy",
             "split", "code"]
-    out = main.groupby(keys, dropna=False, as_index=False)["value"].mean()
+    extra = {c: "first" for c in ("limit", "result_file") if c in main}
+    out = main.groupby(keys, dropna=False, as_index=False).agg(value=("value", "mean"),
+                                                               **{c: (c, f) for c, f in extra.items()})
     out["score"] = out["value"] * 100
     return out.drop(columns="value")
 
@@ -70,29 +73,63 @@ def table1_scores(df: pd.DataFrame, benchmark: str) -> pd.DataFrame:
     return chosen
 
 
+def column_name(task_type: str, is_proxy: bool, n_tasks: int) -> str:
+    """A Table 1 column: one MTEB category, real data or proxies, and how many tasks it averages."""
+    return f"{task_type} ({'proxy' if is_proxy else 'real'}, {n_tasks})"
+
+
+def columns(scores: pd.DataFrame) -> list[tuple[str, bool, str]]:
+    """(category, is_proxy, column name) of a benchmark's columns, real before proxy within a category."""
+    out = []
+    for cat in CATEGORIES:
+        for proxy in (False, True):
+            tasks = scores.loc[(scores["task_type"] == cat) & (scores["is_proxy"].astype(bool) == proxy), "task_name"]
+            if tasks.nunique():
+                out.append((cat, proxy, column_name(cat, proxy, tasks.nunique())))
+    return out
+
+
+def column_ci(files: pd.Series, n_boot: int = N_BOOT) -> tuple[float, float] | None:
+    """95% bootstrap interval of a column's mean over its tasks, resampling every task's items at once (None
+    when some task of the column has no per-item scores, e.g. classification)."""
+    paths = [items_file(f) for f in files]
+    if not paths or not all(p.exists() for p in paths):
+        return None
+    _, lo, hi = category_ci([pd.read_parquet(p) for p in paths], n_boot=n_boot)
+    return 100 * lo, 100 * hi
+
+
 def table1(df: pd.DataFrame, benchmark: str) -> pd.DataFrame:
-    """Rows backbone × method, columns the categories present and the task average (×100)."""
+    """Rows backbone × method; a column per category and data kind (``STS (real, 8)``, ``Classification
+    (proxy, 1)``) with its task mean ×100 and, where every task has per-item scores, a 95% bootstrap interval
+    (``<column> CI``); then the task average."""
     scores = table1_scores(df, benchmark)
     if scores.empty:
         return pd.DataFrame()
+    cols = columns(scores)
     rows = []
     for (backbone, method, _), g in scores.groupby(["backbone", "method", "config_hash"]):
         row = {"backbone": backbone, "method": method}
-        for cat in CATEGORIES:
-            vals = g.loc[g["task_type"] == cat, "score"]
-            if len(vals):
-                row[cat] = round(float(vals.mean()), 2)
+        for cat, proxy, name in cols:
+            part = g[(g["task_type"] == cat) & (g["is_proxy"].astype(bool) == proxy)]
+            if len(part):
+                row[name] = round(float(part["score"].mean()), 2)
+                ci = column_ci(part["result_file"]) if "result_file" in part else None
+                if ci is not None:
+                    row[f"{name} CI"] = f"[{ci[0]:.2f}, {ci[1]:.2f}]"
         row["Avg."] = round(float(g["score"].mean()), 2)
         row["n_tasks"] = int(g["task_name"].nunique())
+        limits = sorted({str(v) for v in g["limit"]}) if "limit" in g else []
+        row["sample per task"] = ", ".join("all" if v in ("None", "nan") else v for v in limits)
         row["split"] = ", ".join(sorted(set(g["split"])))
         row["code"] = ", ".join(sorted(set(g["code"])))
         paper = PAPER_AVG.get((backbone, method))
         row["paper Avg."] = paper if paper is not None else float("nan")
         rows.append(row)
     out = pd.DataFrame(rows).sort_values(["backbone", "Avg."], ascending=[True, False])
-    cols = (["backbone", "method"] + [c for c in CATEGORIES if c in out]
-            + ["Avg.", "n_tasks", "split", "paper Avg.", "code"])
-    return out[cols].reset_index(drop=True)
+    shown = [c for _, _, name in cols for c in (name, f"{name} CI") if c in out]
+    order = ["backbone", "method", *shown, "Avg.", "n_tasks", "sample per task", "split", "paper Avg.", "code"]
+    return out[order].reset_index(drop=True)
 
 
 def per_task(df: pd.DataFrame, benchmark: str) -> pd.DataFrame:
@@ -144,17 +181,22 @@ def render(results_dir: Path | str = "results") -> Path:
         rows = df[(df["benchmark"] == bench) & df["is_proxy"].astype(bool)]
         proxies = sorted(rows["task_type"].unique())
         parts.append(f"\n## benchmark = {bench}\n")
+        sources = df.loc[df["benchmark"] == bench].drop_duplicates("task_name")
+        if "data_source" in sources:
+            where = sources.groupby("data_source")["task_name"].apply(lambda t: ", ".join(sorted(t)))
+            parts.append("\nRows come from: " + "; ".join(f"{src}: {tasks}" for src, tasks in where.items()) + ".\n")
         if proxies:
-            parts.append("\nOffline profile: `STSBenchmark` is mteb's real task on the original STS-B test split; "
-                         f"the columns marked *(proxy)* ({', '.join(proxies)}) are **offline proxies derived from "
-                         "STS-B text, not MTEB scores**, so `Avg.` is not comparable with the paper's MTEB "
-                         "average.\n")
+            parts.append("\nColumns say `real` (mteb's own task and evaluator on the task's real rows) or `proxy` "
+                         f"(offline stand-ins derived from STS-B text: {', '.join(proxies)}) **not MTEB scores**, so "
+                         "`Avg.` is not comparable with the paper's MTEB average) and how many tasks they average. "
+                         "`sample per task`: a fixed, seeded sample of that many items of each evaluated split "
+                         "(`benchmark.limit=null` runs the full sets). `CI`: 95% bootstrap interval of the column's "
+                         f"mean, resampling every task's pairs at once ({N_BOOT} resamples).\n")
         if "smollm2-135m" in set(t["backbone"]):
             parts.append("\nsmollm2-135m is SmolLM2-135M-Instruct from a 4-bit (Q4_1) GGUF, dequantised to fp32: "
                          "its scores are those of the quantised weights.\n")
-        shown = t.rename(columns={c: f"{c} (proxy)" for c in proxies})
-        parts.append("\n" + _md(shown) + "\n\nPer task:\n\n" + _md(per_task(df, bench)) + "\n")
-        frames.append(t.assign(benchmark=bench, proxy_categories=";".join(proxies)))
+        parts.append("\n" + _md(t) + "\n\nPer task:\n\n" + _md(per_task(df, bench)) + "\n")
+        frames.append(t.assign(benchmark=bench))
     out_md.parent.mkdir(parents=True, exist_ok=True)
     out_md.write_text("".join(parts))
     loco = locov1_table(df) if not df.empty else pd.DataFrame()
