@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 # both cores: idle workers steal queued tests (the tests share nothing but read-only caches on disk)
 XDIST ?= -n auto --dist worksteal
 
-.PHONY: help install install-gemma install-qwen lint test test-fast test-slow demo reproduce-table1 locov1 ablation figures bench results prefetch stsb regenerate clean
+.PHONY: help install install-gemma install-qwen lint test test-fast test-slow demo reproduce-table1 locov1 ablation figures bench results prefetch stsb regenerate clean gpu-check rehearsal-hub
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -86,6 +86,12 @@ results: install  ## render results/table1.md and results/table1.csv from result
 
 prefetch: install  ## download backbones and benchmark datasets for offline use later; pins each resolved backbone revision in its config
 	$(PY) scripts/prefetch.py --pin --backbones qwen3-4b mistral-7b llama-3.1-8b --benchmarks mteb_table1 sts
+
+gpu-check: install  ## on a GPU (~5 min): re-routing exactness, SDPA kernels, speed and memory vs plain at the paper geometry -> results/gpu_check.md
+	$(PY) scripts/gpu_check.py $(if $(CPU),--cpu --out outputs/gpu_check_cpu.md)
+
+rehearsal-hub: install  ## the paper's backbones under their hub ids (published configs, small, random weights) in outputs/rehearsal/hub
+	$(PY) scripts/rehearsal_hub.py --out outputs/rehearsal/hub
 
 stsb: install  ## Spearman and throughput of every method on the full STS-B test split (SmolLM2-135M)
 	$(OFFLINE_ENV) $(PY) scripts/stsb_methods.py --model smollm2-135m --split test --out results/stsb_smollm2-135m.md

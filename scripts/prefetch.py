@@ -32,9 +32,10 @@ def benchmark_tasks(bench: str) -> list[str]:
     return names
 
 
-def pin(name: str, revision: str) -> Path:
-    """Write ``revision`` into the backbone's config (the one line ``revision: ...``)."""
-    path = Path(CONFIG_DIR) / "backbone" / f"{name}.yaml"
+def pin(name: str, revision: str, config_dir: str | Path | None = None) -> Path:
+    """Write ``revision`` into the backbone's config (the one line ``revision: ...``) in ``config_dir``
+    (default: the package's configs, the ones every run reads)."""
+    path = Path(config_dir or CONFIG_DIR) / "backbone" / f"{name}.yaml"
     text = path.read_text()
     new, n = re.subn(r"(?m)^revision:.*$", f"revision: {revision}", text)
     if n != 1:
@@ -48,6 +49,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--backbones", nargs="*", default=["qwen3-4b", "mistral-7b", "llama-3.1-8b"])
     ap.add_argument("--benchmarks", nargs="*", default=["mteb_table1"])
     ap.add_argument("--pin", action="store_true", help="write each resolved backbone revision into its config")
+    ap.add_argument("--config-dir", default=None,
+                    help="--pin: the config folder whose backbone/*.yaml to pin (default: the package's)")
     args = ap.parse_args(argv)
     from huggingface_hub import snapshot_download
 
@@ -59,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
         path = snapshot_download(spec.hub_id, revision=spec.revision,
                                  allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"])
         revision = Path(path).name  # the snapshot folder is named by the commit it resolved to
-        where = f"; pinned in {pin(name, revision)}" if args.pin else ""
+        where = f"; pinned in {pin(name, revision, args.config_dir)}" if args.pin else ""
         print(f"{name}: {spec.hub_id} -> {path} (revision {revision}{where})")
     for bench in args.benchmarks:
         for task_name in benchmark_tasks(bench):

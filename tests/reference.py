@@ -9,7 +9,8 @@ attention function named ``reference``; the model's projections, norms and RoPE 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 
 import torch
 import transformers
@@ -26,6 +27,7 @@ class RefContext:
     prefix_position: int | None = None
     rope_theta: float = 10000.0
     captured: dict = field(default_factory=dict)
+    rope_scaling: dict | None = None  # the config's rope parameters when they scale frequencies (llama3)
 
 
 def _window(module):
@@ -35,10 +37,33 @@ def _window(module):
     return getattr(cfg, "sliding_window", None)
 
 
-def _rerotate(k: torch.Tensor, delta: int, theta: float) -> torch.Tensor:
+def _llama3_frequencies(inv: torch.Tensor, scaling: dict) -> torch.Tensor:
+    """Llama 3.1's frequency scaling, after meta-llama/llama-models ``models/llama3/model.py``
+    ``apply_scaling``: wavelengths shorter than old_context_len / high_freq_factor keep their frequency,
+    longer than old_context_len / low_freq_factor are divided by ``factor``, and those between blend the two."""
+    old = scaling["original_max_position_embeddings"]
+    low, high, factor = scaling["low_freq_factor"], scaling["high_freq_factor"], scaling["factor"]
+    out = []
+    for freq in inv.tolist():
+        wavelen = 2 * math.pi / freq
+        if wavelen < old / high:
+            out.append(freq)
+        elif wavelen > old / low:
+            out.append(freq / factor)
+        else:
+            smooth = (old / wavelen - low) / (high - low)
+            out.append((1 - smooth) * freq / factor + smooth * freq)
+    return torch.tensor(out, dtype=inv.dtype)
+
+
+def _rerotate(k: torch.Tensor, delta: int, theta: float, scaling: dict | None = None) -> torch.Tensor:
     """Rotate a post-RoPE key (D,) by ``delta`` positions (rotate-half convention)."""
     D = k.shape[-1]
     inv = 1.0 / (theta ** (torch.arange(0, D, 2, dtype=torch.float64) / D))
+    if scaling and scaling.get("rope_type") == "llama3":
+        inv = _llama3_frequencies(inv, scaling)
+    elif scaling and scaling.get("rope_type") not in (None, "default"):
+        raise NotImplementedError(f"reference re-rotation for rope_type {scaling['rope_type']!r}")
     ang = delta * inv
     cos = torch.cat([ang.cos(), ang.cos()]).to(k.dtype)
     sin = torch.cat([ang.sin(), ang.sin()]).to(k.dtype)
@@ -67,7 +92,8 @@ def reference_attention(module, query, key, value, attention_mask, dropout=0.0, 
             k_pre, v_pre = ctx.captured[(layer, b)]
         if selected and ctx.prefix_position is not None and ctx.mode in ("reroute", "inject"):
             # token n sits at RoPE position len(real) - 1 (left padding shifts its index, not its position)
-            k_pre = torch.stack([_rerotate(k, ctx.prefix_position - (len(real) - 1), ctx.rope_theta) for k in k_pre])
+            k_pre = torch.stack([_rerotate(k, ctx.prefix_position - (len(real) - 1), ctx.rope_theta, ctx.rope_scaling)
+                                 for k in k_pre])
         for i in range(S):
             if i not in real:
                 continue  # padded query rows are never compared
@@ -99,11 +125,9 @@ def reference_forward(model, batch, ctx: RefContext) -> torch.Tensor:
     """Last hidden state of ``model`` (loaded with attn_implementation='reference') under ``ctx``."""
     with torch.inference_mode():
         if ctx.mode == "two_pass":
-            first = RefContext(ctx.padding_mask, ctx.layers, ctx.bias, "capture", ctx.prefix_position,
-                               ctx.rope_theta)
+            first = replace(ctx, mode="capture", captured={})
             model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
                   position_ids=batch.position_ids, use_cache=False, ref_ctx=first)
-            ctx = RefContext(ctx.padding_mask, ctx.layers, ctx.bias, "inject", ctx.prefix_position,
-                             ctx.rope_theta, first.captured)
+            ctx = replace(ctx, mode="inject", captured=first.captured)
         return model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
                      position_ids=batch.position_ids, use_cache=False, ref_ctx=ctx).last_hidden_state

@@ -1,0 +1,206 @@
+"""The paper's backbones as stand-ins for a rehearsal without the hub or the weights.
+
+Each hub id keeps its published ``config.json`` (architecture class and attention geometry: head_dim,
+query/KV head ratio, q/k-norm, RoPE type and scaling, sliding window, tied embeddings, special token ids,
+vocabulary size) and changes only depth and width (and, where asked, the vocabulary); the weights are
+random (seeded). The tokenizer is a small BPE trained here on STS-B sentences, carrying each family's
+special tokens at their real ids and its BOS convention. ``write_hub_cache`` puts the folder into a Hugging
+Face hub cache under the real hub id, so ``from_pretrained("Qwen/Qwen3-4B")`` with ``HF_HUB_OFFLINE=1``
+loads it through the user's own code path.
+
+The configuration values are copied from each model's published ``config.json`` (``PUBLISHED[...].source``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Published:
+    """A model's published configuration and its tokenizer's conventions."""
+
+    source: str  # where the values below were read
+    config: dict[str, Any]
+    style: str  # "bytelevel" (GPT-2 style BPE: Llama-3, Qwen) or "metaspace" (sentencepiece style: Mistral)
+    specials: dict[str, int]  # special tokens at their real ids
+    bos: str | None  # the token the tokenizer puts in front of every text (None: nothing)
+    eos: str
+    pad: str | None = None
+    unk: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # tokenizer_config fields kept as published
+
+
+_LLAMA31 = dict(
+    architectures=["LlamaForCausalLM"], model_type="llama", attention_bias=False, attention_dropout=0.0,
+    bos_token_id=128000, eos_token_id=128001, hidden_act="silu", hidden_size=4096, initializer_range=0.02,
+    intermediate_size=14336, max_position_embeddings=131072, mlp_bias=False, num_attention_heads=32,
+    num_hidden_layers=32, num_key_value_heads=8, pretraining_tp=1, rms_norm_eps=1e-05,
+    rope_scaling={"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                  "original_max_position_embeddings": 8192, "rope_type": "llama3"},
+    rope_theta=500000.0, tie_word_embeddings=False, torch_dtype="bfloat16", vocab_size=128256,
+)
+_LLAMA31_SPECIALS = {"<|begin_of_text|>": 128000, "<|end_of_text|>": 128001, "<|start_header_id|>": 128006,
+                     "<|end_header_id|>": 128007, "<|eot_id|>": 128009}
+_MISTRAL = dict(
+    architectures=["MistralForCausalLM"], model_type="mistral", bos_token_id=1, eos_token_id=2, hidden_act="silu",
+    hidden_size=4096, initializer_range=0.02, intermediate_size=14336, max_position_embeddings=32768,
+    num_attention_heads=32, num_hidden_layers=32, num_key_value_heads=8, rms_norm_eps=1e-05, rope_theta=10000.0,
+    sliding_window=4096, tie_word_embeddings=False, torch_dtype="bfloat16", vocab_size=32000,
+)
+_QWEN3_4B = dict(
+    architectures=["Qwen3ForCausalLM"], model_type="qwen3", attention_bias=False, attention_dropout=0.0,
+    bos_token_id=151643, eos_token_id=151645, head_dim=128, hidden_act="silu", hidden_size=2560,
+    initializer_range=0.02, intermediate_size=9728, max_position_embeddings=40960, max_window_layers=36,
+    num_attention_heads=32, num_hidden_layers=36, num_key_value_heads=8, rms_norm_eps=1e-06, rope_scaling=None,
+    rope_theta=1000000, sliding_window=None, tie_word_embeddings=True, torch_dtype="bfloat16",
+    use_sliding_window=False, vocab_size=151936,
+)
+_QWEN_SPECIALS = {"<|endoftext|>": 151643, "<|im_start|>": 151644, "<|im_end|>": 151645}
+_MISTRAL_SPECIALS = {"<unk>": 0, "<s>": 1, "</s>": 2}
+
+
+def _hf(hub_id: str) -> str:
+    return f"https://huggingface.co/{hub_id}/blob/main/config.json (and tokenizer_config.json)"
+
+
+PUBLISHED: dict[str, Published] = {
+    "Qwen/Qwen3-4B": Published(_hf("Qwen/Qwen3-4B"), _QWEN3_4B, "bytelevel", _QWEN_SPECIALS, None,
+                               "<|im_end|>", pad="<|endoftext|>"),
+    "Qwen/Qwen3-4B-Base": Published(_hf("Qwen/Qwen3-4B-Base"), dict(_QWEN3_4B, eos_token_id=151643,
+                                                                    max_position_embeddings=32768),
+                                    "bytelevel", _QWEN_SPECIALS, None, "<|endoftext|>", pad="<|endoftext|>"),
+    "mistralai/Mistral-7B-v0.1": Published(_hf("mistralai/Mistral-7B-v0.1"), _MISTRAL, "metaspace",
+                                           _MISTRAL_SPECIALS, "<s>", "</s>", unk="<unk>"),
+    "mistralai/Mistral-7B-Instruct-v0.2": Published(
+        _hf("mistralai/Mistral-7B-Instruct-v0.2"), dict(_MISTRAL, rope_theta=1000000.0, sliding_window=None),
+        "metaspace", _MISTRAL_SPECIALS, "<s>", "</s>", unk="<unk>"),
+    "meta-llama/Llama-3.1-8B": Published(_hf("meta-llama/Llama-3.1-8B"), _LLAMA31, "bytelevel",
+                                         _LLAMA31_SPECIALS, "<|begin_of_text|>", "<|end_of_text|>"),
+    "meta-llama/Llama-3.1-8B-Instruct": Published(
+        _hf("meta-llama/Llama-3.1-8B-Instruct"), dict(_LLAMA31, eos_token_id=[128001, 128008, 128009]),
+        "bytelevel", _LLAMA31_SPECIALS, "<|begin_of_text|>", "<|eot_id|>"),
+}
+
+# The rehearsal's size: every geometry field as published, depth and width small (q/k/v keep the real
+# number of heads and head_dim, so only the residual stream and the MLP shrink).
+SMALL = dict(num_hidden_layers=4, hidden_size=128, intermediate_size=256)
+
+
+def config_dict(hub_id: str, **overrides: Any) -> dict[str, Any]:
+    """The published configuration of ``hub_id`` with ``overrides`` (e.g. depth, width, vocabulary).
+    ``head_dim`` is stated explicitly so that a smaller hidden size keeps the real head layout."""
+    if hub_id not in PUBLISHED:
+        raise ValueError(f"No published configuration for {hub_id!r}; known: {sorted(PUBLISHED)}")
+    cfg = dict(PUBLISHED[hub_id].config)
+    cfg.setdefault("head_dim", cfg["hidden_size"] // cfg["num_attention_heads"])
+    cfg.update(overrides)
+    if cfg.get("max_window_layers") is not None:
+        cfg["max_window_layers"] = cfg["num_hidden_layers"]
+    return cfg
+
+
+def tokenizer(hub_id: str, vocab_size: int | None = None, merges: int = 2000):
+    """A small BPE tokenizer with the family's special tokens at their real ids and its BOS convention.
+    Ordinary tokens take the lowest ids; ids between them and the specials are unused fillers (as the
+    real vocabularies reserve ranges), so ``len(tokenizer)`` stays within ``vocab_size``."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from ..data.stsb import unique_sentences
+
+    pub = PUBLISHED[hub_id]
+    size = vocab_size or pub.config["vocab_size"]
+    tok = Tokenizer(models.BPE(unk_token=pub.unk))
+    if pub.style == "bytelevel":
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        alphabet = pre_tokenizers.ByteLevel.alphabet()
+    else:  # sentencepiece style: words carry a leading "▁"
+        tok.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+        tok.pre_tokenizer = pre_tokenizers.Split("▁", behavior="merged_with_next")
+        tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.Strip(" ", 1, 0)])
+        alphabet = []
+    low = [t for t, i in sorted(pub.specials.items(), key=lambda x: x[1]) if i < merges]
+    trainer = trainers.BpeTrainer(vocab_size=merges, special_tokens=low, initial_alphabet=alphabet,
+                                  show_progress=False)
+    tok.train_from_iterator(unique_sentences("train"), trainer=trainer)
+    # the specials at their real ids: fill the gap with unused placeholder tokens, then add them in order;
+    # a reduced vocabulary (geometry tests) keeps the same tokens right after the trained ones instead
+    high = sorted(((t, i) for t, i in pub.specials.items() if t not in low), key=lambda x: x[1])
+    if high and size > high[-1][1]:
+        start, added = tok.get_vocab_size(), []
+        for token, idx in high:
+            added += [f"<|filler_{i}|>" for i in range(start + len(added), idx)] + [token]
+        tok.add_special_tokens(added)
+        assert all(tok.token_to_id(t) == i for t, i in pub.specials.items()), "special ids moved"
+    elif high:
+        tok.add_special_tokens([t for t, _ in high])
+    if pub.bos is not None:
+        tok.post_processor = processors.TemplateProcessing(
+            single=f"{pub.bos} $A", pair=f"{pub.bos} $A $B", special_tokens=[(pub.bos, tok.token_to_id(pub.bos))])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=pub.bos, eos_token=pub.eos, pad_token=pub.pad,
+                                   unk_token=pub.unk, add_prefix_space=None)
+
+
+def build_model(hub_id: str, folder: Path, seed: int = 0, dtype: str = "bfloat16", **overrides: Any) -> Path:
+    """Save the stand-in of ``hub_id`` (``SMALL`` unless ``overrides`` say otherwise) as a model folder."""
+    import torch
+    import transformers as tf
+
+    cfg = config_dict(hub_id, **{**SMALL, **overrides})
+    tok = tokenizer(hub_id, vocab_size=cfg["vocab_size"])
+    by_id = {i: t for t, i in PUBLISHED[hub_id].specials.items()}
+    for key in ("bos_token_id", "eos_token_id"):  # the same tokens, wherever a reduced vocabulary put them
+        ids = cfg.get(key)
+        if ids is not None:
+            cfg[key] = ([tok.convert_tokens_to_ids(by_id[i]) for i in ids] if isinstance(ids, list)
+                        else tok.convert_tokens_to_ids(by_id[ids]))
+    config_cls = tf.AutoConfig.for_model(cfg["model_type"]).__class__
+    config = config_cls(**{k: v for k, v in cfg.items() if k not in ("model_type", "torch_dtype")})
+    torch.manual_seed(seed)
+    model = tf.AutoModelForCausalLM.from_config(config, dtype=getattr(torch, dtype))
+    folder = Path(folder)
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def commit_of(folder: Path) -> str:
+    """A 40-hex commit name derived from the folder's contents (stable across rebuilds of the same files)."""
+    digest = hashlib.sha1()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def write_hub_cache(hub_id: str, folder: Path, cache: Path) -> str:
+    """Place a model folder into a Hugging Face hub cache (``HF_HUB_CACHE`` layout) under ``hub_id`` on
+    branch ``main``; returns its commit."""
+    commit = commit_of(folder)
+    repo = Path(cache) / f"models--{hub_id.replace('/', '--')}"
+    snapshot = repo / "snapshots" / commit
+    if not snapshot.exists():
+        tmp = snapshot.with_name(f".{commit}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(folder, tmp)
+        tmp.rename(snapshot)
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / "main").write_text(commit)
+    return commit
+
+
+def build_hub(cache: Path, hub_ids: list[str] | None = None, **overrides: Any) -> dict[str, str]:
+    """The rehearsal hub: every ``hub_id`` (default: all of ``PUBLISHED``) built and cached; {hub id: commit}."""
+    import tempfile
+
+    out = {}
+    for hub_id in hub_ids or list(PUBLISHED):
+        with tempfile.TemporaryDirectory() as tmp:
+            out[hub_id] = write_hub_cache(hub_id, build_model(hub_id, Path(tmp) / "model", **overrides), cache)
+    return out
