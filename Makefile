@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 # both cores: idle workers steal queued tests (the tests share nothing but read-only caches on disk)
 XDIST ?= -n auto --dist worksteal
 
-.PHONY: help install install-gemma install-qwen lint test test-fast test-slow demo reproduce-table1 locov1 ablation figures bench results prefetch stsb regenerate clean gpu-check rehearsal-hub
+.PHONY: help install install-gemma install-qwen lint test test-fast test-slow demo reproduce-table1 locov1 ablation figures bench results prefetch stsb regenerate clean gpu-check rehearsal-hub rehearse
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -92,6 +92,9 @@ gpu-check: install  ## on a GPU (~5 min): re-routing exactness, SDPA kernels, sp
 
 rehearsal-hub: install  ## the paper's backbones under their hub ids (published configs, small, random weights) in outputs/rehearsal/hub
 	$(PY) scripts/rehearsal_hub.py --out outputs/rehearsal/hub
+
+rehearse: install  ## the paper's path with the hub off, on stand-ins: prefetch, Table 1's full grid and LoCoV1 to 4,096 tokens -> outputs/rehearsal (SLICE=1: CI's slice; LAUNCHER=submitit_local)
+	$(PY) scripts/rehearse.py --launcher $(LAUNCHER) $(if $(SLICE),--slice)
 
 stsb: install  ## Spearman and throughput of every method on the full STS-B test split (SmolLM2-135M)
 	$(OFFLINE_ENV) $(PY) scripts/stsb_methods.py --model smollm2-135m --split test --out results/stsb_smollm2-135m.md

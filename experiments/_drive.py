@@ -32,10 +32,17 @@ def render(results_dir: Path = ROOT / "results", quiet: bool = False) -> Path:
     return path
 
 
-def preflight(backbones: list[str]) -> None:
-    cmd = [sys.executable, str(ROOT / "scripts" / "preflight.py"), "--gpu", "--backbones", *backbones]
+def preflight(backbones: list[str], gpu: bool = True) -> None:
+    cmd = [sys.executable, str(ROOT / "scripts" / "preflight.py"), *(["--gpu"] if gpu else []),
+           "--backbones", *backbones]
     if subprocess.run(cmd, cwd=ROOT).returncode != 0:
         raise SystemExit(2)
+
+
+def add_run_arguments(ap) -> None:
+    ap.add_argument("--results-dir", type=Path, default=ROOT / "results", help="where results and tables go")
+    ap.add_argument("--cpu", action="store_true",
+                    help="full profile on the CPU, no GPU required (rehearsals with small stand-in backbones)")
 
 
 def add_plan_arguments(ap) -> None:

@@ -9,25 +9,27 @@ from __future__ import annotations
 
 import argparse
 
-from _drive import add_plan_arguments, multirun, plan_command, preflight, render
+from _drive import add_plan_arguments, add_run_arguments, multirun, plan_command, preflight, render
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", choices=["full", "offline"], default="full")
     add_plan_arguments(ap)
+    add_run_arguments(ap)
     ap.add_argument("overrides", nargs="*")
     args = ap.parse_args()
     if args.plan:
         experiment = "locov1_length" if args.profile == "full" else "locov1_length_offline"
         extra = ["backbone=mistral-7b"] if args.profile == "full" else []
         return plan_command(experiment, [*extra, *args.overrides], args)
+    where = f"results_dir={args.results_dir}"
     if args.profile == "full":
-        preflight(["mistral-7b"])
-        multirun("locov1_length", "backbone=mistral-7b", *args.overrides)
+        preflight(["mistral-7b"], gpu=not args.cpu)
+        multirun("locov1_length", "backbone=mistral-7b", where, *(["device=cpu"] if args.cpu else []), *args.overrides)
     else:
-        multirun("locov1_length_offline", *args.overrides, offline=True)
-    render()
+        multirun("locov1_length_offline", where, *args.overrides, offline=True)
+    render(args.results_dir)
 
 
 if __name__ == "__main__":

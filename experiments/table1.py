@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from _drive import ROOT, add_plan_arguments, multirun, plan_command, preflight, render
+from _drive import ROOT, add_plan_arguments, add_run_arguments, multirun, plan_command, preflight, render
 
 from kvembed.eval.tasks.local import resolve_data_root
 
@@ -22,13 +22,14 @@ def main() -> None:
     ap.add_argument("--profile", choices=sorted(PROFILES), default="full")
     ap.add_argument("--launcher", default="basic", help="basic | slurm | submitit_local")
     add_plan_arguments(ap)
+    add_run_arguments(ap)
     ap.add_argument("overrides", nargs="*", help="extra Hydra overrides, e.g. batch_size=64")
     args = ap.parse_args()
     experiment, offline = PROFILES[args.profile]
     if args.plan:
         return plan_command(experiment, args.overrides, args)
     if args.profile == "full":
-        preflight(["qwen3-4b", "mistral-7b", "llama-3.1-8b"])
+        preflight(["qwen3-4b", "mistral-7b", "llama-3.1-8b"], gpu=not args.cpu)
     if args.profile == "smoke":  # the demo: its own folder, so committed results stay as they are
         results = ROOT / "results" / "demo"
         multirun(experiment, f"launcher={args.launcher}", f"results_dir={results}", *args.overrides, offline=True)
@@ -45,8 +46,11 @@ def main() -> None:
               "runs benchmark=offline (STS-B + proxies) instead of MTEB's STS category and the two real "
               "Classification tasks.")
         extra.append("benchmark=offline")
-    multirun(experiment, f"launcher={args.launcher}", *extra, *args.overrides, offline=offline)
-    render()
+    if args.cpu:
+        extra.append("device=cpu")
+    multirun(experiment, f"launcher={args.launcher}", f"results_dir={args.results_dir}", *extra, *args.overrides,
+             offline=offline)
+    render(args.results_dir)
 
 
 if __name__ == "__main__":

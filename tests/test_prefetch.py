@@ -76,4 +76,4 @@ def test_prefetch_pins_the_rehearsal_hubs_commit_and_the_run_loads_that_commit_w
              "b.tokenizer.convert_ids_to_tokens(b.tokenizer('A cat.')['input_ids'][0]))")
     loaded = subprocess.run([sys.executable, "-c", probe, commit], env=env, capture_output=True, text=True)
     assert loaded.returncode == 0, loaded.stderr[-2000:]
-    assert loaded.stdout.split()[-5:] == ["Qwen3Model", "32", "8", "128", "A"]  # Qwen puts no BOS in front
+    assert loaded.stdout.split()[-5:] == ["Qwen3Model", "4", "1", "128", "A"]  # 4:1 at head_dim 128; no BOS

@@ -45,7 +45,7 @@ _LLAMA31 = dict(
     rope_theta=500000.0, tie_word_embeddings=False, torch_dtype="bfloat16", vocab_size=128256,
 )
 _LLAMA31_SPECIALS = {"<|begin_of_text|>": 128000, "<|end_of_text|>": 128001, "<|start_header_id|>": 128006,
-                     "<|end_header_id|>": 128007, "<|eot_id|>": 128009}
+                     "<|end_header_id|>": 128007, "<|eom_id|>": 128008, "<|eot_id|>": 128009}
 _MISTRAL = dict(
     architectures=["MistralForCausalLM"], model_type="mistral", bos_token_id=1, eos_token_id=2, hidden_act="silu",
     hidden_size=4096, initializer_range=0.02, intermediate_size=14336, max_position_embeddings=32768,
@@ -86,9 +86,11 @@ PUBLISHED: dict[str, Published] = {
         "bytelevel", _LLAMA31_SPECIALS, "<|begin_of_text|>", "<|eot_id|>"),
 }
 
-# The rehearsal's size: every geometry field as published, depth and width small (q/k/v keep the real
-# number of heads and head_dim, so only the residual stream and the MLP shrink).
-SMALL = dict(num_hidden_layers=4, hidden_size=128, intermediate_size=256)
+# The rehearsal's size: every geometry field as published (head_dim 128, the 4:1 query/KV ratio, norms, RoPE,
+# window, tying, ids) at small depth and width: 4 query heads on 1 KV head instead of 32 on 8, so a
+# 4,096-token rehearsal stays cheap on a CPU (tests/test_real_geometry.py checks the real head count).
+SMALL = dict(num_hidden_layers=4, hidden_size=128, intermediate_size=256, num_attention_heads=4,
+             num_key_value_heads=1)
 
 
 def config_dict(hub_id: str, **overrides: Any) -> dict[str, Any]:
@@ -204,3 +206,109 @@ def build_hub(cache: Path, hub_ids: list[str] | None = None, **overrides: Any) -
         with tempfile.TemporaryDirectory() as tmp:
             out[hub_id] = write_hub_cache(hub_id, build_model(hub_id, Path(tmp) / "model", **overrides), cache)
     return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Datasets: mteb tasks in their real schemas, a handful of rows each, in the datasets library's offline cache
+# (with HF_DATASETS_OFFLINE=1, ``load_dataset(path, revision=...)`` falls back to the newest cached
+# configuration under ``<HF_DATASETS_CACHE>/<namespace>___<name>/<config>/<version>/<hash>/``), so mteb's own
+# ``load_data`` and evaluators run on them unchanged. Rows are STS-B sentences, not the tasks' data.
+
+
+def _texts(n: int, offset: int = 0) -> list[str]:
+    from ..data.stsb import unique_sentences
+
+    pool = unique_sentences("train")
+    return [pool[(offset + i) % len(pool)] for i in range(n)]
+
+
+def task_rows(task, n: int = 12) -> dict[str, dict[str, dict[str, list]]]:
+    """{config: {split: {column: values}}} for ``task`` in the schema its mteb loader reads."""
+    kind = task.metadata.type
+    split = task.metadata.eval_splits[0]
+    if kind == "Classification":
+        labels = 3
+        train = {"text": _texts(8 * labels), "label": [i % labels for i in range(8 * labels)]}
+        test = {"text": _texts(n, 100), "label": [i % labels for i in range(n)]}
+        return {"default": {"train": train, split: test}}
+    if kind == "Clustering":
+        return {"default": {split: {"sentences": [_texts(n, 200), _texts(n, 300)],
+                                    "labels": [[i % 3 for i in range(n)], [i % 2 for i in range(n)]]}}}
+    if kind == "PairClassification":  # the hub files' own column names (the tasks rename sent1/sent2)
+        return {"default": {split: {"sent1": [_texts(n, 400)], "sent2": [_texts(n, 500)],
+                                    "labels": [[i % 2 for i in range(n)]]}}}
+    if kind == "STS":
+        return {"default": {split: {"sentence1": _texts(n, 600), "sentence2": _texts(n, 700),
+                                    "score": [float(i % 6) for i in range(n)]}}}
+    if kind == "Summarization":
+        return {"default": {split: {"id": [str(i) for i in range(4)], "text": _texts(4, 800),
+                                    "human_summaries": [_texts(2, 900 + 2 * i) for i in range(4)],
+                                    "machine_summaries": [_texts(3, 950 + 3 * i) for i in range(4)],
+                                    "relevance": [[1.0 + i, 2.0, 3.5] for i in range(4)]}}}
+    if kind in ("Retrieval", "Reranking"):
+        docs = [f"d{i}" for i in range(2 * n)]
+        queries = [f"q{i}" for i in range(n // 2)]
+        out = {"corpus": {split: {"_id": docs, "title": ["" for _ in docs], "text": _texts(len(docs), 1000)}},
+               "queries": {split: {"_id": queries, "text": _texts(len(queries), 1100)}},
+               "default": {split: {"query-id": queries, "corpus-id": docs[: len(queries)],
+                                   "score": [1 for _ in queries]}}}
+        if kind == "Reranking":
+            out["top_ranked"] = {split: {"query-id": queries,
+                                         "corpus-ids": [docs[i: i + 5] for i in range(len(queries))]}}
+        return out
+    raise ValueError(f"No rehearsal rows for task type {kind!r} ({task.metadata.name})")
+
+
+def write_dataset_cache(path: str, revision: str, configs: dict[str, dict[str, dict[str, list]]],
+                        cache: Path) -> None:
+    """Write ``configs`` as the datasets library's cache of hub dataset ``path`` at ``revision``."""
+    import json
+    import tempfile
+
+    import datasets
+    import pandas as pd
+    from datasets.naming import camelcase_to_snakecase
+
+    namespace, name = path.split("/")
+    snake = camelcase_to_snakecase(name)
+    for config, splits in configs.items():
+        dest = Path(cache) / f"{namespace}___{snake}" / config / "0.0.0" / revision
+        if (dest / "dataset_info.json").exists():
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            files = {}
+            for split, cols in splits.items():
+                files[split] = str(Path(tmp) / f"{split}.parquet")
+                pd.DataFrame(cols).to_parquet(files[split])
+            builder = datasets.load_dataset_builder("parquet", data_files=files, cache_dir=str(Path(tmp) / "build"))
+            builder.download_and_prepare()
+            dest.mkdir(parents=True, exist_ok=True)
+            for f in Path(builder.cache_dir).iterdir():
+                if f.is_file() and not f.name.endswith(".lock"):
+                    shutil.copy(f, dest / f.name.replace("parquet-", f"{snake}-", 1))
+        info = json.loads((dest / "dataset_info.json").read_text())
+        info.update(config_name=config, dataset_name=snake, builder_name=snake)
+        (dest / "dataset_info.json").write_text(json.dumps(info))
+
+
+def build_datasets(cache: Path, task_names: list[str]) -> list[str]:
+    """Every task of ``task_names`` in the datasets cache under its real hub path and revision."""
+    import mteb
+
+    for name in task_names:
+        task = mteb.get_task(name)
+        data = task.metadata.dataset
+        write_dataset_cache(data["path"], data["revision"], task_rows(task), cache)
+    return task_names
+
+
+def build_locov1(cache: Path, folder: Path) -> None:
+    """LoCoV1's two hub datasets (queries, documents; split ``test``) from a folder in their layout
+    (``queries.jsonl``, ``documents.jsonl``, e.g. the repository's fixture), into the datasets cache."""
+    import pandas as pd
+
+    from ..eval.tasks.locov1 import DOCUMENTS_REPO, QUERIES_REPO
+
+    for repo, file in ((QUERIES_REPO, "queries.jsonl"), (DOCUMENTS_REPO, "documents.jsonl")):
+        table = pd.read_json(Path(folder) / file, lines=True)
+        write_dataset_cache(repo, "main", {"default": {"test": {c: table[c].tolist() for c in table.columns}}}, cache)

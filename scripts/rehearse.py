@@ -1,0 +1,106 @@
+"""Rehearse the paper's path with the hub switched off: ``make prefetch``, Table 1's full profile and the
+LoCoV1 length sweep through the real drivers and runner, on stand-ins that keep everything but the weights and
+the rows (``kvembed.harness.rehearsal``): the three backbones under their hub ids, mteb_table1's 25 tasks in
+their real schemas and revisions, LoCoV1 from the repository's fixture.
+
+    python scripts/rehearse.py                       # the whole grid into outputs/rehearsal/results
+    python scripts/rehearse.py --slice               # CI's slice: each backbone x kvembed and mean
+    python scripts/rehearse.py --launcher submitit_local --slice   # the SLURM code path, short of a cluster
+
+Every stand-in is built once into ``outputs/rehearsal/{hub,datasets}``; the rehearsal's results, tables and
+configs never touch the repository's. Rows from a data folder are not used (``KVEMBED_DATA`` is unset), so
+every task runs on a handful of rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BACKBONES = ["qwen3-4b", "mistral-7b", "llama-3.1-8b"]
+
+
+def environment(scratch: Path) -> dict[str, str]:
+    from kvembed.hub import OFFLINE_ENV
+
+    env = {k: v for k, v in os.environ.items() if k != "KVEMBED_DATA"}
+    return {**env, **OFFLINE_ENV, "HF_HUB_CACHE": str(scratch / "hub"), "HF_DATASETS_CACHE": str(scratch / "datasets"),
+            "KVEMBED_CACHE": str(scratch / "cache"), "WANDB_DIR": str(scratch)}
+
+
+def build(scratch: Path) -> None:
+    from kvembed.harness.rehearsal import PUBLISHED, build_datasets, build_hub, build_locov1
+    from kvembed.harness.run import CONFIG_DIR
+
+    tasks = yaml.safe_load((Path(CONFIG_DIR) / "benchmark" / "mteb_table1.yaml").read_text())["tasks"]
+    if not (scratch / "hub" / ".built").exists():
+        build_hub(scratch / "hub", list(PUBLISHED))
+        (scratch / "hub" / ".built").write_text("")
+    build_datasets(scratch / "datasets", tasks)
+    build_locov1(scratch / "datasets", ROOT / "tests" / "fixtures" / "locov1")
+
+
+def run(cmd: list[str], env: dict[str, str]) -> None:
+    print("+", " ".join(cmd), flush=True)
+    subprocess.run(cmd, cwd=ROOT, env=env, check=True)
+
+
+def check_tables(results: Path, backbones: list[str], methods: list[str]) -> None:
+    """Every (backbone, method) row of Table 1 has every category and all 25 tasks; LoCoV1 every length."""
+    table = pd.read_csv(results / "table1.csv")
+    table = table[table["benchmark"] == "mteb_table1"]
+    cells = [c for c in table.columns if c.endswith(")") and "(" in c and not c.endswith("CI")]
+    missing = [(b, m) for b in backbones for m in methods if table[(table.backbone == b) & (table.method == m)].empty]
+    if missing or len(cells) != 7 or table[cells].isna().any().any() or (table["n_tasks"] != 25).any():
+        raise SystemExit(f"rehearse: Table 1 incomplete (missing rows {missing}, columns {cells})")
+    from kvembed.harness.results import load_results
+    from kvembed.report.tables import locov1_table
+
+    loco = locov1_table(load_results(results))
+    lengths = [c for c in loco.columns if c.endswith(" tok")]
+    if "4096 tok" not in lengths or loco[lengths].isna().any().any():
+        raise SystemExit(f"rehearse: the LoCoV1 table lacks a length ({lengths})")
+    print(f"rehearse: Table 1 complete ({len(table)} rows x 7 categories x 25 tasks) and LoCoV1 to 4,096 tokens")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scratch", type=Path, default=ROOT / "outputs" / "rehearsal")
+    ap.add_argument("--slice", action="store_true", help="each backbone x kvembed and mean only (CI)")
+    ap.add_argument("--launcher", default="basic", help="basic | submitit_local")
+    args = ap.parse_args(argv)
+    scratch = args.scratch.resolve()
+    build(scratch)
+    env = environment(scratch)
+    results = scratch / ("results-slice" if args.slice else "results") / args.launcher
+    configs = scratch / "configs"  # prefetch pins revisions into a copy: the repository's stay as they are
+    from kvembed.harness.run import CONFIG_DIR
+
+    shutil.rmtree(configs, ignore_errors=True)
+    shutil.copytree(Path(CONFIG_DIR) / "backbone", configs / "backbone")
+    run([sys.executable, "scripts/prefetch.py", "--pin", "--config-dir", str(configs), "--backbones", *BACKBONES,
+         "--benchmarks", "mteb_table1"], env)
+    methods = ["kvembed", "mean"] if args.slice else None
+    sweep = [f"method={','.join(methods)}"] if methods else []
+    common = ["--cpu", "--results-dir", str(results)]
+    run([sys.executable, "experiments/table1.py", "--profile", "full", "--launcher", args.launcher, *common, *sweep,
+         "batch_size=8"], env)
+    loco = ["method=kvembed,mean"] if args.slice else []
+    run([sys.executable, "experiments/locov1_length.py", "--profile", "full", *common, *loco], env)
+    if methods is None:
+        from kvembed.harness.study import experiment_jobs
+
+        methods = sorted({j.config.method.name.value for j in experiment_jobs("table1")})
+    check_tables(results, BACKBONES, methods)
+
+
+if __name__ == "__main__":
+    main()
