@@ -109,7 +109,8 @@ def table1(df: pd.DataFrame, benchmark: str) -> pd.DataFrame:
     cols = columns(scores)
     rows = []
     for (backbone, method, _), g in scores.groupby(["backbone", "method", "config_hash"]):
-        row = {"backbone": backbone, "method": method}
+        # the experiment that ran it tells two configurations of one method apart (e.g. a dev-chosen window)
+        row = {"backbone": backbone, "method": method, "experiment": ", ".join(sorted(set(g["experiment"])))}
         for cat, proxy, name in cols:
             part = g[(g["task_type"] == cat) & (g["is_proxy"].astype(bool) == proxy)]
             if len(part):
@@ -128,7 +129,8 @@ def table1(df: pd.DataFrame, benchmark: str) -> pd.DataFrame:
         rows.append(row)
     out = pd.DataFrame(rows).sort_values(["backbone", "Avg."], ascending=[True, False])
     shown = [c for _, _, name in cols for c in (name, f"{name} CI") if c in out]
-    order = ["backbone", "method", *shown, "Avg.", "n_tasks", "sample per task", "split", "paper Avg.", "code"]
+    order = ["backbone", "method", "experiment", *shown, "Avg.", "n_tasks", "sample per task", "split",
+             "paper Avg.", "code"]
     return out[order].reset_index(drop=True)
 
 
