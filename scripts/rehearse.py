@@ -4,7 +4,7 @@ the rows (``kvembed.harness.rehearsal``): the three backbones under their hub id
 their real schemas and revisions, LoCoV1 from the repository's fixture.
 
     python scripts/rehearse.py                       # the whole grid into outputs/rehearsal/results
-    python scripts/rehearse.py --slice               # CI's slice: each backbone x kvembed and mean
+    python scripts/rehearse.py --slice               # CI's slice: each backbone x kvembed and mean (LoCoV1: 4,096)
     python scripts/rehearse.py --launcher submitit_local --slice   # the SLURM code path, short of a cluster
 
 Every stand-in is built once into ``outputs/rehearsal/{hub,datasets}``; the rehearsal's results, tables and
@@ -74,7 +74,8 @@ def check_tables(results: Path, backbones: list[str], methods: list[str]) -> Non
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scratch", type=Path, default=ROOT / "outputs" / "rehearsal")
-    ap.add_argument("--slice", action="store_true", help="each backbone x kvembed and mean only (CI)")
+    ap.add_argument("--slice", action="store_true",
+                    help="each backbone x kvembed and mean only; LoCoV1 kvembed at 4,096 tokens only (CI)")
     ap.add_argument("--launcher", default="basic", help="basic | submitit_local")
     args = ap.parse_args(argv)
     scratch = args.scratch.resolve()
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     common = ["--cpu", "--results-dir", str(results)]
     run([sys.executable, "experiments/table1.py", "--profile", "full", "--launcher", args.launcher, *common, *sweep,
          "batch_size=8"], env)
-    loco = ["method=kvembed,mean"] if args.slice else []
+    loco = ["method=kvembed", "max_length=4096"] if args.slice else []  # the slice: the longest context only
     run([sys.executable, "experiments/locov1_length.py", "--profile", "full", *common, *loco], env)
     if methods is None:
         from kvembed.harness.study import experiment_jobs
