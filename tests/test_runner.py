@@ -123,7 +123,7 @@ def test_table_rendering(first_run, tmp_path):
             "PairClassification (proxy, 1)", "Reranking (proxy, 1)", "Summarization (proxy, 1)",
             "Avg."} <= set(t.columns)
     assert set(t["code"]) <= {"current", "dirty"}  # made by this checkout's code
-    assert "STS (proxy" not in md and "packaged files: STSBRetrieval.proxy" in md
+    assert "STS (proxy" not in md and "Rows come from: packaged files: STSBGenreClassification.proxy" in md
     low, high = (float(x) for x in t.loc[0, "STS (real, 1) CI"].strip("[]").split(","))  # from per-pair scores
     assert low <= t.loc[0, "STS (real, 1)"] <= high and low < high
     assert "Classification (proxy, 1) CI" not in t  # no per-item scores: no interval claimed
