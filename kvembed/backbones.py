@@ -155,13 +155,14 @@ def _package_dir(import_name: str, pip_hint: str) -> Path:
     return Path(spec.submodule_search_locations[0])
 
 
-def _ensure_hub_available(hub_id: str, revision: str | None) -> None:
-    """Fail fast when a hub model is neither cached nor downloadable."""
+def _ensure_hub_available(hub_id: str, revision: str | None) -> str | None:
+    """Fail fast when a hub model is neither cached nor downloadable; the cached commit when it is cached
+    (the snapshot folder is named by it), so a run records the exact revision it loaded."""
     from huggingface_hub import snapshot_download
 
     try:
-        snapshot_download(hub_id, revision=revision, local_files_only=True, allow_patterns=["config.json"])
-        return
+        path = snapshot_download(hub_id, revision=revision, local_files_only=True, allow_patterns=["config.json"])
+        return Path(path).name
     except Exception:  # noqa: BLE001 - any failure here means "not cached"
         pass
     if hub.offline():
@@ -174,6 +175,7 @@ def _ensure_hub_available(hub_id: str, revision: str | None) -> None:
             f"Model {hub_id!r} is not cached and the Hugging Face Hub is unreachable from this machine. "
             "Prefetch it elsewhere (make prefetch) or pass a local folder / GGUF file."
         )
+    return None
 
 
 def _sha256(path: Path) -> str:
@@ -278,8 +280,8 @@ def locate(model: str, revision: str | None = None) -> tuple[str, str, str | Non
         if spec.gguf_package or spec.gguf_parts_packages:
             gguf = _gguf_path(spec)
             return model, str(_converted_gguf_dir(gguf, spec.name)), None, spec
-        _ensure_hub_available(spec.hub_id, revision or spec.revision)
-        return model, spec.hub_id, revision or spec.revision, spec
+        cached = _ensure_hub_available(spec.hub_id, revision or spec.revision)
+        return model, spec.hub_id, cached or revision or spec.revision, spec
     path = Path(model).expanduser()
     if path.is_dir():
         if not (path / "config.json").exists():
@@ -291,8 +293,8 @@ def locate(model: str, revision: str | None = None) -> tuple[str, str, str | Non
         key = f"{path.stem}-{stable_hash(str(path.resolve()), 8)}"
         return path.stem, str(_converted_gguf_dir(path, key)), None, None
     if model.count("/") == 1 and not model.startswith((".", "/")):
-        _ensure_hub_available(model, revision)
-        return model, model, revision, None
+        cached = _ensure_hub_available(model, revision)
+        return model, model, cached or revision, None
     raise ValueError(
         f"Unknown backbone {model!r}: not a named backbone, a model folder, a .gguf file or a hub id "
         f"(owner/name). Named backbones: {sorted(BACKBONES)}"

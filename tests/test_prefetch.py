@@ -77,3 +77,9 @@ def test_prefetch_pins_the_rehearsal_hubs_commit_and_the_run_loads_that_commit_w
     loaded = subprocess.run([sys.executable, "-c", probe, commit], env=env, capture_output=True, text=True)
     assert loaded.returncode == 0, loaded.stderr[-2000:]
     assert loaded.stdout.split()[-5:] == ["Qwen3Model", "4", "1", "128", "A"]  # 4:1 at head_dim 128; no BOS
+    # loaded by name without a revision (offline, from the cache), the run records the commit it loaded
+    unpinned = subprocess.run([sys.executable, "-c", "from kvembed.backbones import load_backbone; "
+                               "print(load_backbone('qwen3-4b', dtype='float32', device='cpu').revision)"],
+                              env=env, capture_output=True, text=True)
+    assert unpinned.returncode == 0, unpinned.stderr[-2000:]
+    assert unpinned.stdout.split()[-1] == commit
