@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from kvembed import forward  # noqa: E402
 from kvembed.backbones import load_backbone  # noqa: E402
-from kvembed.harness.rehearsal import SMALL, build_model, config_dict  # noqa: E402
+from kvembed.harness.rehearsal import SMALL, build_model, full_width  # noqa: E402
 from kvembed.methods.base import Routing  # noqa: E402
 from kvembed.methods.kvembed import COMPRESSION_PROMPT  # noqa: E402
 from kvembed.prompts import Encoded, PromptTokenizer  # noqa: E402
@@ -146,11 +146,8 @@ def main(argv: list[str] | None = None) -> None:
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
         for hub_id in PAPER:
-            cfg = config_dict(hub_id)
-            width = (dict(hidden_size=cfg["hidden_size"], intermediate_size=cfg["intermediate_size"])
-                     if device == "cuda" else dict(hidden_size=SMALL["hidden_size"],
-                                                   intermediate_size=SMALL["intermediate_size"]))
-            size = dict(width, num_hidden_layers=2, vocab_size=2048)
+            size = full_width(hub_id) if device == "cuda" else dict(
+                full_width(hub_id), hidden_size=SMALL["hidden_size"], intermediate_size=SMALL["intermediate_size"])
             folder = build_model(hub_id, Path(tmp) / hub_id.replace("/", "--"), dtype="float32", **size)
             exact = pd.DataFrame(exactness(folder, device))
             ok &= bool(exact["ok"].all())

@@ -22,7 +22,7 @@ import torch
 
 from kvembed import Encoder, forward
 from kvembed.backbones import load_backbone
-from kvembed.harness.rehearsal import build_model, config_dict
+from kvembed.harness.rehearsal import build_model, config_dict, full_width
 from tests import reference
 from tests.test_rerouting import make_batch, real_max_diff, run_ours
 
@@ -31,12 +31,6 @@ pytestmark = pytest.mark.slow
 PAPER = ["Qwen/Qwen3-4B", "mistralai/Mistral-7B-v0.1", "meta-llama/Llama-3.1-8B"]
 LAYERS = (1,)  # of two: the second layer re-routes, the first stays stock
 TOL = 1e-5  # relative to the largest state, in fp32
-
-
-def full_width(hub_id: str, **extra) -> dict:
-    cfg = config_dict(hub_id)
-    return dict(num_hidden_layers=2, hidden_size=cfg["hidden_size"], intermediate_size=cfg["intermediate_size"],
-                vocab_size=2048, **extra)
 
 
 @pytest.fixture(scope="module")

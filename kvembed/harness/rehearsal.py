@@ -93,6 +93,15 @@ SMALL = dict(num_hidden_layers=4, hidden_size=128, intermediate_size=256, num_at
              num_key_value_heads=1)
 
 
+def full_width(hub_id: str, layers: int = 2, vocab_size: int = 2048) -> dict[str, int]:
+    """Overrides for ``build_model`` that keep the published width and head layout at a few layers and a
+    reduced vocabulary (the real-geometry tests and the GPU check)."""
+    cfg = PUBLISHED[hub_id].config
+    return dict(num_hidden_layers=layers, hidden_size=cfg["hidden_size"], intermediate_size=cfg["intermediate_size"],
+                num_attention_heads=cfg["num_attention_heads"], num_key_value_heads=cfg["num_key_value_heads"],
+                vocab_size=vocab_size)
+
+
 def config_dict(hub_id: str, **overrides: Any) -> dict[str, Any]:
     """The published configuration of ``hub_id`` with ``overrides`` (e.g. depth, width, vocabulary).
     ``head_dim`` is stated explicitly so that a smaller hidden size keeps the real head layout."""
