@@ -2,7 +2,7 @@
 
     python experiments/table1.py --profile full      # 3 paper backbones on mteb_table1 (GPU + hub or prefetch)
     python experiments/table1.py --profile offline   # SmolLM2-135M on real data + proxies (benchmark=offline_real)
-    python experiments/table1.py --profile smoke     # the offline profile on 40 samples per task
+    python experiments/table1.py --profile smoke     # the offline profile on 10 samples per task (make demo)
     python experiments/table1.py --profile full --plan   # texts, tokens and GPU-hours first; runs nothing
 """
 

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 ATTENTION_NAME = "kvembed"
-Mode = Literal["reroute", "capture", "inject", "bidirectional"]
+Mode = Literal["single", "capture", "inject", "bidirectional"]
 _BIAS_CHANNELS = 8  # keep the head dim a multiple of 8 so fused SDPA kernels still apply
 
 
@@ -41,7 +41,7 @@ _BIAS_CHANNELS = 8  # keep the head dim a multiple of 8 so fused SDPA kernels st
 class RoutingState:
     """What the attention function needs to know for one forward pass.
 
-    mode: ``reroute`` (the method), ``capture`` (pass 1 of the two-pass ablation: record the prefix,
+    mode: ``single`` (the method, as ``Routing.mode``), ``capture`` (pass 1 of the two-pass ablation: record the prefix,
     attend normally), ``inject`` (pass 2: use the recorded prefix), ``bidirectional`` (ablation:
     selected layers drop causality but keep padding and, on sliding-window layers, the window, made
     symmetric: |i - j| < W).

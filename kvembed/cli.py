@@ -26,10 +26,11 @@ def _encode(args: argparse.Namespace) -> None:
     import numpy as np
 
     from .encoder import Encoder
+    from .overrides import Overrides
 
-    enc = Encoder.from_pretrained(args.model, method=args.method, layers=args.layers, bias=args.bias,
-                                  pooling=args.pooling, dtype=args.dtype, device=args.device,
-                                  max_length=args.max_length)
+    overrides = Overrides(**{name: getattr(args, name) for name in Overrides.names()})
+    enc = Encoder.from_pretrained(args.model, method=args.method, overrides=overrides, dtype=args.dtype,
+                                  device=args.device, max_length=args.max_length)
     texts = _read_texts(Path(args.input), args.field)
     emb = enc.encode(texts, prompt_type=args.prompt_type, batch_size=args.batch_size)
     np.save(args.output, emb)
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.argv = [sys.argv[0], *argv[1:]]
         run_main()
         return
-    from .methods.base import DEFAULT
+    from .overrides import DEFAULT, Overrides
     from .prompts import ROLES
 
     ap = argparse.ArgumentParser(prog="kvembed", description="KV-Embedding and baselines.")
@@ -56,9 +57,8 @@ def main(argv: list[str] | None = None) -> None:
     enc.add_argument("--input", required=True)
     enc.add_argument("--output", required=True)
     enc.add_argument("--field", default="text", help="text field of .jsonl rows")
-    enc.add_argument("--layers", default=DEFAULT, help="auto | none | all | 3,4,5 | 3-5 (default: the method's)")
-    enc.add_argument("--bias", default=DEFAULT, help="prefix logit bias (default: the method's)")
-    enc.add_argument("--pooling", default=DEFAULT, help="last | mean | mean_last | ... (default: the method's)")
+    for name, option in Overrides.options():  # every override of a method's own settings
+        enc.add_argument(f"--{name.replace('_', '-')}", default=DEFAULT, help=f"{option.help} (default: the method's)")
     enc.add_argument("--prompt-type", default="document", choices=ROLES)
     enc.add_argument("--batch-size", type=int, default=32)
     enc.add_argument("--max-length", type=int, default=512)

@@ -23,10 +23,11 @@ from .backbones import Backbone, load_backbone
 from .data.stsb import unique_sentences
 from .embed_cache import attach, cached_encode, role_key
 from .inputs import MethodInputs
-from .layers import LayerChoice, parse_layers, resolve_static, select_auto
-from .methods import DEFAULT, MethodSpec, get_method
+from .layers import LayerChoice, resolve_static, select_auto
+from .methods import MethodSpec
 from .methods.base import LayerSetting, check_output_layer
 from .methods.token_prepending import paired_prompt
+from .overrides import Overrides, configure
 from .pooling import pool
 from .prompts import ROLES, Encoded, length_sorted_batches
 
@@ -97,19 +98,16 @@ class Encoder:
     # ---------------------------------------------------------------- construction
     @classmethod
     def from_pretrained(cls, model: str | Backbone, method: str | MethodSpec = "kvembed", *,
-                        layers: Any = DEFAULT, bias: Any = DEFAULT, pooling: Any = DEFAULT, prompt: Any = DEFAULT,
-                        prefix_position: Any = DEFAULT, routing_impl: Any = DEFAULT, dtype: str = "auto",
-                        device: str = "auto", max_length: int = 512, padding_side: str = "right",
-                        normalize: bool = True, revision: str | None = None, **method_options: Any) -> Encoder:
+                        overrides: Overrides | None = None, dtype: str = "auto", device: str = "auto",
+                        max_length: int = 512, padding_side: str = "right", normalize: bool = True,
+                        revision: str | None = None, **options: Any) -> Encoder:
         """Load ``model`` (named backbone, hub id, folder or GGUF file) and configure ``method``.
 
-        ``layers``, ``bias``, ``prefix_position``, ``routing_impl``, ``pooling`` and ``prompt`` override the
-        method's own settings (``MethodSpec.with_overrides``; ``prompt=None`` encodes the raw text).
+        ``overrides`` and/or option keywords (``layers``, ``bias``, ``pooling``, ``prompt``, ... : every
+        field of ``kvembed.overrides.Overrides``) replace the method's own settings; ``prompt=None``
+        encodes the raw text.
         """
-        if method_options:
-            raise ValueError(f"Unknown option(s) {sorted(method_options)} for Encoder.from_pretrained")
-        spec = get_method(method).with_overrides(layers=layers, bias=bias, pooling=pooling, prompt=prompt,
-                                                 prefix_position=prefix_position, routing_impl=routing_impl)
+        spec = configure(method, overrides, **options)  # an unknown option fails here, before loading
         backbone = model if isinstance(model, Backbone) else load_backbone(
             model, dtype=dtype, device=device, revision=revision)
         return cls(backbone, spec, max_length=max_length, padding_side=padding_side, normalize=normalize)
@@ -150,7 +148,7 @@ class Encoder:
         routing = self.method.routing
         if routing is None:
             return None
-        spec = parse_layers(routing.layers)
+        spec = routing.layers
         L = self.backbone.num_layers
         if spec.strategy != "auto":
             return LayerChoice(resolve_static(spec, L), spec)

@@ -239,10 +239,10 @@ def run(model, batch: Batch, *, routing: Routing | None = None, layers: Sequence
             stack.enter_context(contrastive_steering(model, batch, cp))
         if routing is None or not layers:
             return _call(model, batch, None, output_hidden_states)
-        common = dict(layers=frozenset(layers), last_index=batch.last_index, bias=float(routing.bias),
+        common = dict(layers=frozenset(layers), last_index=batch.last_index, bias=routing.bias,
                       impl=routing.impl, padding_mask=batch.real)
         if routing.prefix_position is not None:
-            common["prefix_rotation"] = prefix_rotation(model, batch, int(routing.prefix_position))
+            common["prefix_rotation"] = prefix_rotation(model, batch, routing.prefix_position)
         if routing.mode == "bidirectional":
             return _call(model, batch, RoutingState("bidirectional", **common),
                          output_hidden_states)
@@ -251,7 +251,7 @@ def run(model, batch: Batch, *, routing: Routing | None = None, layers: Sequence
             _call(model, batch, first, False)
             return _call(model, batch, RoutingState("inject", captured=first.captured, **common),
                          output_hidden_states)
-        return _call(model, batch, RoutingState("reroute", **common), output_hidden_states)
+        return _call(model, batch, RoutingState("single", **common), output_hidden_states)
 
 
 def states_at(output, output_layer: int | None) -> torch.Tensor:

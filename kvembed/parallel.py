@@ -30,6 +30,7 @@ from .embed_cache import attach, cached_encode, role_key
 from .encoder import Encoder, validate_texts
 from .inputs import MethodInputs
 from .methods import get_method
+from .overrides import Overrides
 from .prompts import length_sorted_batches
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,8 @@ class ParallelEncoder:
     """``Encoder``'s API over several worker processes."""
 
     def __init__(self, model: str, method: str = "kvembed", *, workers: int | None = None,
-                 devices: Sequence[str] | None = None, timeout: float = 3600, **options: Any) -> None:
+                 devices: Sequence[str] | None = None, timeout: float = 3600, overrides: Overrides | None = None,
+                 **options: Any) -> None:
 
 
         if devices is None:
@@ -71,8 +73,10 @@ class ParallelEncoder:
         self.cache = None
         self.normalize = options.get("normalize", True)
         self.stats: dict[str, float] = {"texts": 0, "tokens": 0, "seconds": 0.0, "oom_halvings": 0}
-        routing_keys = ("layers", "bias", "pooling", "prompt", "prefix_position", "routing_impl")
-        self.spec = get_method(method).with_overrides(**{k: options[k] for k in routing_keys if k in options})
+        # the method's overrides as one object for the workers; a bad option fails here, before any worker starts
+        overrides = Overrides.of(overrides, **{k: options.pop(k) for k in list(options) if k in Overrides.names()})
+        self.spec = overrides.apply(get_method(method))
+        options["overrides"] = overrides
         self.max_length = int(options.get("max_length", 512))
         _, source, revision, _ = locate(model, options.get("revision"))
         self.tokenizer = tf.AutoTokenizer.from_pretrained(source, revision=revision)

@@ -1,9 +1,9 @@
 """Per-backbone Token Prepending and Contrastive Prompting settings, as kvembed resolves them, rendered
-from the code (``TokenPrepending.settings`` / ``ContrastivePrompting.settings``) into the README.
+from the code (``TokenPrepending.settings`` / ``ContrastivePrompting.settings``) into docs/methods.md.
 
     python scripts/baseline_settings.py            # print the table
-    python scripts/baseline_settings.py --write    # rewrite the README's block between its markers
-    python scripts/baseline_settings.py --check    # exit 1 if the README's block differs (the tests run this)
+    python scripts/baseline_settings.py --write    # rewrite docs/methods.md's block between its markers
+    python scripts/baseline_settings.py --check    # exit 1 if docs/methods.md's block differs (the tests run this)
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from kvembed.backbones import BACKBONES
 from kvembed.methods.base import ContrastivePrompting, TokenPrepending
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "methods.md"
 BEGIN, END = "<!-- baseline-settings:begin (scripts/baseline_settings.py --write) -->", "<!-- baseline-settings:end -->"
 PAPER = ("qwen3-4b", "mistral-7b", "llama-3.1-8b")
 WHY = ("The released code of neither baseline can run on the paper's backbones, so every paper-backbone value "
@@ -58,7 +58,7 @@ def markdown() -> str:
 
 def splice(text: str, block: str) -> str:
     if BEGIN not in text or END not in text:
-        raise ValueError(f"{README.name} has no {BEGIN!r} … {END!r} block")
+        raise ValueError(f"{PAGE.name} has no {BEGIN!r} … {END!r} block")
     head, rest = text.split(BEGIN, 1)
     return head + block + rest.split(END, 1)[1]
 
@@ -70,14 +70,14 @@ def main() -> int:
     args = ap.parse_args()
     block = markdown()
     if args.write or args.check:
-        current = README.read_text()
+        current = PAGE.read_text()
         wanted = splice(current, block)
         if args.check:
             if wanted != current:
-                print(f"{README.name}: the baseline-settings block is stale; run scripts/baseline_settings.py --write")
+                print(f"{PAGE.name}: the baseline-settings block is stale; run scripts/baseline_settings.py --write")
                 return 1
             return 0
-        README.write_text(wanted)
+        PAGE.write_text(wanted)
         return 0
     print(block)
     return 0

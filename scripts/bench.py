@@ -29,7 +29,7 @@ import torch
 
 from kvembed import Encoder
 from kvembed.backbones import load_backbone, locate
-from kvembed.methods import get_method
+from kvembed.overrides import configure
 
 METHODS = {  # label -> (method, overrides)
     "plain (mean)": ("mean", {}),
@@ -157,7 +157,7 @@ def main() -> None:
             continue
         if name == "kvembed" and "layers" not in overrides:
             overrides = dict(overrides, layers=list(auto.layers))
-        encoders[label] = Encoder(backbone, get_method(name).with_overrides(**overrides), max_length=room)
+        encoders[label] = Encoder(backbone, configure(name, **overrides), max_length=room)
 
     if not args.skip_extras:  # timed in the same interleaved rounds, on the same texts and batch size
         st = SentenceTransformersEncoder.load(backbone)

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from kvembed import forward  # noqa: E402
 from kvembed.backbones import load_backbone  # noqa: E402
 from kvembed.harness.rehearsal import SMALL, build_model, full_width  # noqa: E402
+from kvembed.layers import parse_layers  # noqa: E402
 from kvembed.methods.base import Routing  # noqa: E402
 from kvembed.methods.kvembed import COMPRESSION_PROMPT  # noqa: E402
 from kvembed.prompts import Encoded, PromptTokenizer  # noqa: E402
@@ -45,7 +46,7 @@ LAYER = 1  # of two
 
 
 def routing(impl: str | None, **extra) -> tuple[Routing | None, tuple[int, ...]]:
-    return (None, ()) if impl is None else (Routing(layers=[LAYER], impl=impl, **extra), (LAYER,))
+    return (None, ()) if impl is None else (Routing(layers=parse_layers([LAYER]), impl=impl, **extra), (LAYER,))
 
 
 def run(bb, batch, impl: str | None, **extra) -> torch.Tensor:

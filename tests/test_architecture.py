@@ -61,3 +61,40 @@ def test_no_module_imports_a_layer_above_its_own(path):
 def test_every_layer_exists_and_the_core_is_not_empty():
     layers = {layer_of(module_name(p)) for p in MODULES}
     assert layers == set(LAYERS)
+
+
+def _module_edges(path: Path, names: set[str]) -> set[str]:
+    """The modules ``path`` imports: ``from pkg import sub`` is an edge to ``pkg.sub`` when that is a module,
+    else to ``pkg`` (whose ``__init__`` runs to supply the name)."""
+    package = module_name(path) if path.name == "__init__.py" else module_name(path).rsplit(".", 1)[0]
+    edges = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            edges |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            mod = ".".join(base + ([node.module] if node.module else []))
+            for alias in node.names:
+                edges.add(f"{mod}.{alias.name}" if f"{mod}.{alias.name}" in names else mod)
+    return {e for e in edges if e in names and e != module_name(path)}
+
+
+def test_no_import_cycle_even_through_an_import_inside_a_function():
+    """An import inside a function may only make an import cheaper, never hide a cycle between modules."""
+    names = {module_name(p) for p in MODULES}
+    graph = {module_name(p): _module_edges(p, names) for p in MODULES}
+    state: dict[str, int] = {}
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = 1
+        for target in sorted(graph[module]):
+            if state.get(target) == 1:
+                cycle = path[path.index(target):] + [target] if target in path else [module, target]
+                pytest.fail("import cycle: " + " -> ".join(cycle))
+            if target not in state:
+                visit(target, path + [target])
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])

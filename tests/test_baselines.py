@@ -12,6 +12,7 @@ import torch
 from kvembed import Encoder
 from kvembed.methods import get_method
 from kvembed.methods.base import ContrastivePrompting, TokenPrepending
+from kvembed.overrides import configure
 from tests import reference_baselines as ref
 
 SENTENCES = [
@@ -101,7 +102,7 @@ def test_token_prepending_records_its_pairing(tiny_backbones):
     llama = Encoder(tiny_backbones("llama"), get_method("token_prepending")).describe()
     assert llama["prompt_document"].startswith("This sentence : {pst}")
     # an explicit prompt ends the pairing
-    spec = get_method("token_prepending").with_overrides(prompt='This one : {pst} "{text}" means in one word:"')
+    spec = configure("token_prepending", prompt='This one : {pst} "{text}" means in one word:"')
     assert Encoder(tiny_backbones("qwen3"), spec).describe()["prompt_document"].startswith("This one")
 
 
@@ -211,7 +212,7 @@ def test_settings_come_from_the_official_tables_with_their_source():
         ContrastivePrompting(layer=9).settings("x", "y", 6)
 
 
-def test_the_readme_table_of_tp_and_cp_settings_is_rendered_from_the_code():
+def test_the_methods_page_table_of_tp_and_cp_settings_is_rendered_from_the_code():
     import subprocess
     import sys
     from pathlib import Path

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kvembed.harness.config import validate
 from kvembed.harness.run import CONFIG_DIR, encoder_options, result_key
 from kvembed.harness.study import compose_config
+from kvembed.overrides import Overrides
 
 GROUPS = ["backbone", "method", "layers", "pooling", "benchmark", "logger"]
 
@@ -36,8 +38,8 @@ def test_every_experiment_composes(experiment):
 def test_defaults_are_the_paper_method_on_the_offline_default():
     run = validate(composed([]))
     assert (run.backbone.name, run.method.name.value, run.benchmark.name) == ("smollm2-135m", "kvembed", "offline")
-    assert encoder_options(run) == {"method": "kvembed", "dtype": "auto", "device": "auto", "max_length": 512,
-                                    "padding_side": "right", "revision": None}
+    assert encoder_options(run) == {"method": "kvembed", "overrides": Overrides(), "dtype": "auto", "device": "auto",
+                                    "max_length": 512, "padding_side": "right", "revision": None}
 
 
 def test_sweep_values_change_the_result_key():
@@ -50,7 +52,7 @@ def test_sweep_values_change_the_result_key():
 @pytest.mark.parametrize("overrides, message", [
     (["pooling.name=max"], "Invalid value 'max'"),
     (["bias=high"], "bias must be a number"),
-    (["prefix_position=-1"], "prefix_position must be >= 0"),
+    (["prefix_position=-1"], "prefix_position must be an integer >= 0"),
     (["prompt=no slot here"], "no {text} placeholder"),
     (["max_length=2"], "max_length must be at least 8"),
     (["batch_size=0"], "batch_size must be >= 1"),
@@ -94,3 +96,21 @@ def test_one_configuration_has_one_result_key():
     explicit = result_key(validate(composed(["layers=explicit", "layers.layers=[2,3]"])))
     assert "sample_set" not in explicit["layers"]
     assert result_key(validate(composed(["bias=default"]))) == result_key(validate(composed([])))
+
+
+def test_the_config_catalogue_page_is_rendered_from_the_config_files():
+    import subprocess
+    import sys
+
+    root = Path(CONFIG_DIR).parents[1]
+    check = subprocess.run([sys.executable, "scripts/config_catalogue.py", "--check"], cwd=root,
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_config_yaml_names_every_top_level_override():
+    """Hydra overrides only keys the composed config has, so each override without a group is in config.yaml."""
+    from kvembed.harness.config import GROUPS
+
+    top = yaml.safe_load((Path(CONFIG_DIR) / "config.yaml").read_text())
+    assert [n for n in Overrides.names() if n not in GROUPS and n not in top] == []

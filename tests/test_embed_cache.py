@@ -7,11 +7,11 @@ import pytest
 
 from kvembed import Encoder
 from kvembed.embed_cache import EmbeddingCache
-from kvembed.methods import get_method
+from kvembed.overrides import configure
 
 
 def _enc(bb, **overrides):
-    return Encoder(bb, get_method("kvembed").with_overrides(layers=[2], **overrides))
+    return Encoder(bb, configure("kvembed", layers=[2], **overrides))
 
 
 def test_second_encode_is_served_from_the_cache(tiny_backbones, sentences, tmp_path):

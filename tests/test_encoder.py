@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from kvembed import METHOD_NAMES, Encoder, forward
+from kvembed.overrides import configure
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +26,7 @@ def test_encode_returns_unit_float32_rows(llama, sentences):
 
 
 def _method(name, **overrides):
-    from kvembed.methods import get_method
-
-    return get_method(name).with_overrides(**overrides)
+    return configure(name, **overrides)
 
 
 @pytest.mark.parametrize("arch", ["llama", "mistral", "qwen3"])

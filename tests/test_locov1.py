@@ -11,7 +11,7 @@ from kvembed import Encoder, forward
 from kvembed.eval.tasks import get_task
 from kvembed.eval.tasks.locov1 import LOCOV1_TASKS, SUBSETS
 from kvembed.harness.run import run
-from kvembed.methods import get_method
+from kvembed.overrides import Overrides, configure
 from kvembed.report import tables
 
 FIXTURE = str(Path(__file__).parent / "fixtures" / "locov1")
@@ -45,7 +45,7 @@ def test_locov1_fixture_runs_end_to_end_and_renders_the_length_table(tmp_path, c
 def test_a_4096_token_input_keeps_the_suffix_and_both_paths_agree(arch, tiny_backbones):
     bb = tiny_backbones(arch)
     text = " ".join(["the quick brown fox jumps over the lazy dog"] * 1200)
-    spec = get_method("kvembed").with_overrides(layers=[1, 4])
+    spec = configure("kvembed", layers=[1, 4])
     enc = Encoder(bb, spec, max_length=4096)
     (e,) = enc.tokenize([text])
     assert len(e.ids) == 4096 and e.truncated
@@ -53,7 +53,7 @@ def test_a_4096_token_input_keeps_the_suffix_and_both_paths_agree(arch, tiny_bac
     assert list(e.ids[-len(suffix):]) == suffix
     short = enc.tokenize(["a short one"])[0]
     batch = forward.make_batch([e, short], bb.tokenizer.pad_token_id, "right")
-    outs = {impl: forward.run(bb.model, batch, routing=spec.with_overrides(routing_impl=impl).routing,
+    outs = {impl: forward.run(bb.model, batch, routing=Overrides(routing_impl=impl).apply(spec).routing,
                               layers=enc.layers).last_hidden_state for impl in ("flat", "masked")}
     m = batch.real
     assert float((outs["flat"][m] - outs["masked"][m]).abs().max()) < 1e-5

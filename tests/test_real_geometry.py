@@ -109,6 +109,7 @@ PEAK = """
 import sys, torch
 from kvembed import forward
 from kvembed.backbones import load_backbone
+from kvembed.layers import parse_layers
 from kvembed.methods.base import Routing
 from kvembed.prompts import Encoded
 torch.set_num_threads(2)
@@ -116,7 +117,7 @@ folder, mode = sys.argv[1], sys.argv[2]
 bb = load_backbone(folder, dtype="float32", device="cpu")
 ids = tuple(torch.randint(10, 1000, (4096,), generator=torch.Generator().manual_seed(0)).tolist())
 batch = forward.make_batch([Encoded(ids, (0, len(ids)), None, False)], bb.tokenizer.pad_token_id, "right")
-routing = {} if mode == "plain" else dict(routing=Routing(layers=[1], impl="flat"), layers=(1,))
+routing = {} if mode == "plain" else dict(routing=Routing(layers=parse_layers([1]), impl="flat"), layers=(1,))
 def status(key):
     return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith(key + ":"))
 with open("/proc/self/clear_refs", "w") as f:  # reset the peak RSS (VmHWM) after the model load

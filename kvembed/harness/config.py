@@ -19,8 +19,9 @@ from omegaconf.errors import OmegaConfBaseException
 from ..backbones import DTYPES
 from ..embed_cache import MODES as CACHE_MODES
 from ..forward import PADDING_SIDES
-from ..layers import LayerSpec, parse_layers
-from ..methods import DEFAULT, METHOD_NAMES, get_method
+from ..layers import LayerSpec
+from ..methods import METHOD_NAMES, get_method
+from ..overrides import DEFAULT, Overrides, is_default
 from ..pooling import POOLINGS
 from ..prompts import ROLES, validate_template
 from .tracking import LOGGERS
@@ -98,20 +99,22 @@ class LoggerConfig:
     tags: list[str] = field(default_factory=list)
 
 
+# The method overrides of kvembed.overrides.Overrides, as Hydra sees them: the two with config groups
+# (configs/layers, configs/pooling) are structured; every other one is a top-level key holding the user's
+# value (DEFAULT = the method's own), parsed by Overrides. A new override needs no edit here.
+GROUPS = {"layers": LayersConfig, "pooling": PoolingConfig}
+OverridesConfig = dataclasses.make_dataclass("OverridesConfig", [
+    (name, GROUPS[name], field(default_factory=GROUPS[name])) if name in GROUPS else (name, Any, DEFAULT)
+    for name in Overrides.names()])
+
+
 @dataclass
-class RunConfig:
+class RunConfig(OverridesConfig):
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     method: MethodConfig = field(default_factory=MethodConfig)
-    layers: LayersConfig = field(default_factory=LayersConfig)
-    pooling: PoolingConfig = field(default_factory=PoolingConfig)
     benchmark: BenchmarkConfig = field(default_factory=BenchmarkConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     experiment: str = "default"
-    # DEFAULT keeps the method's own value; MethodSpec.with_overrides parses and checks the others
-    bias: Any = DEFAULT
-    prefix_position: Any = DEFAULT  # None keeps the final token's RoPE rotation; an int re-rotates
-    routing_impl: Any = DEFAULT
-    prompt: Any = DEFAULT  # None (raw text) | a preset | a template | {document:, query:}
     use_instructions: bool = False
     max_length: int = 512
     batch_size: int = 32
@@ -132,11 +135,8 @@ def validate(cfg: DictConfig | dict) -> RunConfig:
     except OmegaConfBaseException as err:
         raise ValueError(f"Invalid configuration: {err}".split("\n    full_key")[0]) from None
     run: RunConfig = OmegaConf.to_object(merged)
-    if run.layers.strategy != DEFAULT:
-        parse_layers(layer_options(run))  # raises ValueError with the choices
-    # every method override is parsed and checked now, by the one function that applies it later
-    overrides = {k: getattr(run, k) for k in ("bias", "prefix_position", "routing_impl", "prompt")}
-    spec = get_method(run.method.name.value).with_overrides(pooling=run.pooling.name.value, **overrides)
+    # every method override is parsed and checked now, by the object that carries it to the method
+    spec = overrides(run).apply(get_method(run.method.name.value))
     for role in ROLES:
         template = spec.prompt.for_role(role)
         if template is not None:
@@ -158,7 +158,23 @@ def validate(cfg: DictConfig | dict) -> RunConfig:
     return run
 
 
-def layer_options(run: RunConfig) -> dict[str, Any]:
-    """The ``layers=`` argument for Encoder: every LayerSpec field the config sets."""
-    return {f.name: getattr(run.layers, f.name) for f in dataclasses.fields(LayerSpec)
-            if getattr(run.layers, f.name) is not None}
+def override_values(run: RunConfig) -> dict[str, Any]:
+    """The method overrides the configuration sets, as the user wrote them (``layers``: every LayerSpec
+    field the config sets); the result key is made of these."""
+    values = {}
+    for name in Overrides.names():
+        value = getattr(run, name)
+        if name == "layers":
+            value = DEFAULT if value.strategy == DEFAULT else {
+                f.name: getattr(value, f.name) for f in dataclasses.fields(LayerSpec)
+                if getattr(value, f.name) is not None}
+        elif name == "pooling":
+            value = value.name.value
+        if not is_default(value):
+            values[name] = value
+    return values
+
+
+def overrides(run: RunConfig) -> Overrides:
+    """The configuration's method overrides, typed."""
+    return Overrides(**override_values(run))

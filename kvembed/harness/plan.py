@@ -30,11 +30,10 @@ import pandas as pd
 from ..backbones import BACKBONES
 from ..eval.tasks import data_source, get_task, locov1
 from ..eval.tasks.locov1 import LOCOV1_TASKS
-from ..layers import parse_layers
 from ..methods import get_method
 from ..methods.token_prepending import paired_prompt
-from .config import RunConfig
-from .run import encoder_options, task_names
+from .config import RunConfig, overrides
+from .run import task_names
 
 H100_BF16_TFLOPS = 989.0
 
@@ -148,10 +147,7 @@ def plan(runs: list[RunConfig], throughput: Throughput = Throughput(), chars_per
     for run in runs:
         spec = BACKBONES.get(run.backbone.name)
         params = spec.params if spec and spec.params else float("nan")
-        opts = encoder_options(run)
-        method = get_method(opts["method"]).with_overrides(
-            **{k: opts[k] for k in ("layers", "bias", "pooling", "prompt", "prefix_position", "routing_impl")
-               if k in opts})
+        method = overrides(run).apply(get_method(run.method.name.value))
         num_layers = spec.num_layers if spec and spec.num_layers else None
         extra = 1.0
         if method.token_prepending is not None and method.token_prepending.paired_prompt and num_layers:
@@ -180,7 +176,7 @@ def plan(runs: list[RunConfig], throughput: Throughput = Throughput(), chars_per
             texts = sum(stats.counts.values())
             rows.append({**row, "texts": texts, "tokens": tokens,
                          "gpu_hours": throughput.seconds(tokens, params) / 3600, "source": stats.source})
-        layer_spec = parse_layers(method.routing.layers) if method.routing is not None else None
+        layer_spec = method.routing.layers if method.routing is not None else None
         if layer_spec is not None and layer_spec.strategy == "auto":
             n_samples = layer_spec.n_samples
             literal, _ = prompt_tokens(method.prompt.document, chars_per_token)

@@ -30,12 +30,11 @@ from ..eval.mteb_model import MTEBEncoder
 from ..eval.tasks import benchmark_task_names, data_source, get_task, load_task_data
 from ..eval.tasks.local import LOCAL_TASKS, resolve_data_root
 from ..eval.tasks.offline import PROXY_TASKS
-from ..methods import DEFAULT
 from ..parallel import ParallelEncoder
 from ..paths import cache_dir
 from ..provenance import code_version, git_commit
 from . import results
-from .config import RunConfig, layer_options, validate
+from .config import RunConfig, override_values, overrides, validate
 from .tracking import Tracker
 
 log = logging.getLogger("kvembed.harness.run")
@@ -50,27 +49,20 @@ def task_names(run: RunConfig) -> list[str]:
 
 
 def encoder_options(run: RunConfig) -> dict[str, Any]:
-    """Keyword arguments for Encoder.from_pretrained (only what the config sets)."""
-    opts: dict[str, Any] = dict(method=run.method.name.value, dtype=run.backbone.dtype.value, device=run.device,
-                                max_length=run.max_length, padding_side=run.padding_side.value,
-                                revision=run.backbone.revision)
-    if run.layers.strategy != DEFAULT:
-        opts["layers"] = layer_options(run)
-    if run.pooling.name.value != DEFAULT:
-        opts["pooling"] = run.pooling.name.value
-    for key in ("bias", "prefix_position", "routing_impl", "prompt"):
-        if getattr(run, key) != DEFAULT:
-            opts[key] = getattr(run, key)
-    if "bias" in opts:  # one spelling in result keys: bias=1 and bias=1.0 are one configuration
-        opts["bias"] = float(opts["bias"])
-    return opts
+    """Keyword arguments for Encoder.from_pretrained: the method, its overrides (one object), the backbone's
+    loading and the input settings."""
+    return dict(method=run.method.name.value, overrides=overrides(run), dtype=run.backbone.dtype.value,
+                device=run.device, max_length=run.max_length, padding_side=run.padding_side.value,
+                revision=run.backbone.revision)
 
 
 def result_key(run: RunConfig) -> dict[str, Any]:
     """Everything that changes the scores (not batch size, device or logging)."""
-    opts = encoder_options(run)
-    opts.pop("device")
-    return {"backbone": run.backbone.name, **opts, "use_instructions": run.use_instructions,
+    opts = {k: v for k, v in encoder_options(run).items() if k not in ("device", "overrides")}
+    given = override_values(run)
+    if "bias" in given:  # one spelling in result keys: bias=1 and bias=1.0 are one configuration
+        given["bias"] = float(given["bias"])
+    return {"backbone": run.backbone.name, **opts, **given, "use_instructions": run.use_instructions,
             "limit": run.benchmark.limit, "offline_data": run.benchmark.offline_data,
             "data_dir": run.benchmark.data_dir,
             # only when set, so that the keys of runs on each task's own split stay what they were

@@ -7,15 +7,12 @@ says which of them to use and how, so a new method or ablation is a few lines of
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from ..layers import parse_layers
+from ..layers import LayerSpec
 from ..pooling import check_pooling
 from ..prompts import PREPROCESSORS, ROLES, TOKENIZATIONS, Prompt
-
-log = logging.getLogger(__name__)
 
 DEFAULT = "default"  # the one sentinel for "the method's own setting", wherever an override may be given
 ROUTING_MODES = ("single", "two_pass", "bidirectional")
@@ -33,7 +30,7 @@ class Routing:
     """
 
     mode: str = "single"
-    layers: Any = "auto"
+    layers: LayerSpec = LayerSpec()  # the setting; the Encoder resolves it into the chosen layers
     bias: float = 1.0
     prefix_position: int | None = None
     impl: str = "flat"
@@ -43,9 +40,13 @@ class Routing:
             raise ValueError(f"Unknown routing mode {self.mode!r}; choose one of {ROUTING_MODES}")
         if self.impl not in IMPLEMENTATIONS:
             raise ValueError(f"routing_impl must be one of {IMPLEMENTATIONS}, got {self.impl!r}")
-        object.__setattr__(self, "bias", _number(self.bias, "bias"))
-        if self.prefix_position is not None and int(self.prefix_position) < 0:
-            raise ValueError(f"prefix_position must be >= 0 or None, got {self.prefix_position}")
+        # typed once, where a user's value is parsed (kvembed.overrides); here only checked
+        if not isinstance(self.layers, LayerSpec):
+            raise TypeError(f"Routing.layers must be a LayerSpec (kvembed.layers.parse_layers), got {self.layers!r}")
+        if isinstance(self.bias, bool) or not isinstance(self.bias, (int, float)):
+            raise TypeError(f"Routing.bias must be a number, got {self.bias!r}")
+        if self.prefix_position is not None and (not isinstance(self.prefix_position, int) or self.prefix_position < 0):
+            raise ValueError(f"prefix_position must be an integer >= 0 or None, got {self.prefix_position!r}")
 
 
 @dataclass(frozen=True)
@@ -213,41 +214,3 @@ class MethodSpec:
         if self.output_layer is not None and (self.token_prepending or self.contrastive):
             raise ValueError(f"Method {self.name!r}: Token Prepending / Contrastive Prompting read their output "
                              "layer from their per-backbone settings; leave output_layer unset")
-
-    def with_overrides(self, *, layers: Any = DEFAULT, bias: Any = DEFAULT, prefix_position: Any = DEFAULT,
-                       routing_impl: Any = DEFAULT, pooling: Any = DEFAULT, prompt: Any = DEFAULT) -> MethodSpec:
-        """A copy with the given settings replaced (``DEFAULT`` keeps the method's own), each parsed and
-        checked here once. Re-routing options on a method without re-routing are ignored with a warning."""
-        from . import resolve_prompt  # the preset registry imports this module: resolved at call time
-
-        routing = {k: v for k, v in dict(layers=layers, bias=bias, prefix_position=prefix_position,
-                                         impl=routing_impl).items() if not _is_default(v)}
-        spec = self
-        if routing:
-            if self.routing is None:
-                log.warning("Method %r does not re-route; ignoring %s", self.name, sorted(routing))
-            else:
-                if "layers" in routing:
-                    routing["layers"] = parse_layers(routing["layers"])
-                if "bias" in routing:
-                    routing["bias"] = _number(routing["bias"], "bias")
-                spec = replace(spec, routing=replace(self.routing, **routing))
-        if not _is_default(pooling):
-            spec = replace(spec, pooling=check_pooling(pooling))
-        if not _is_default(prompt):
-            spec = replace(spec, prompt=resolve_prompt(prompt))
-            if spec.token_prepending is not None and spec.token_prepending.paired_prompt:
-                # an explicit prompt wins over the official entry's pairing
-                spec = replace(spec, token_prepending=replace(spec.token_prepending, paired_prompt=False))
-        return spec
-
-
-def _is_default(value: Any) -> bool:
-    return isinstance(value, str) and value == DEFAULT
-
-
-def _number(value: Any, name: str) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
