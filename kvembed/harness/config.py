@@ -108,6 +108,18 @@ OverridesConfig = dataclasses.make_dataclass("OverridesConfig", [
     for name in Overrides.names()])
 
 
+def register_overrides_node() -> None:
+    """Give Hydra's composed config a key for every override without a group (``config.yaml`` lists the
+    node ``method_overrides`` in its defaults), so ``bias=2`` needs no ``+`` and a new override no YAML."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="method_overrides", node={n: DEFAULT for n in Overrides.names()
+                                                                if n not in GROUPS})
+
+
+register_overrides_node()
+
+
 @dataclass
 class RunConfig(OverridesConfig):
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
