@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from . import forward
 from .backbones import Backbone, load_backbone
-from .data.stsb import unique_sentences
+from .data.stsb import id_sample
 from .embed_cache import attach, cached_encode, role_key
 from .inputs import MethodInputs
 from .layers import LayerChoice, resolve_static, select_auto
@@ -154,7 +154,7 @@ class Encoder:
             return LayerChoice(resolve_static(spec, L), spec)
         if spec.sample_set != "stsb-train":
             raise ValueError(f"Unknown ID sample set {spec.sample_set!r}; available: ['stsb-train']")
-        sample = unique_sentences("train", spec.n_samples)
+        sample = id_sample(spec.n_samples)
         cache_parts = {"backbone": self.backbone.source, "revision": self.backbone.revision,
                        "dtype": self.backbone.dtype, "prompt": self.method.prompt.document,
                        "max_length": self.max_length}

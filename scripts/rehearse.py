@@ -37,13 +37,16 @@ def environment(scratch: Path) -> dict[str, str]:
 
 
 def build(scratch: Path) -> None:
-    from kvembed.harness.rehearsal import PUBLISHED, build_datasets, build_hub, build_locov1
+    from kvembed.harness.rehearsal import PUBLISHED, SMALL, build_datasets, build_hub, build_locov1
     from kvembed.harness.run import CONFIG_DIR
+    from kvembed.paths import stable_hash
 
     tasks = yaml.safe_load((Path(CONFIG_DIR) / "benchmark" / "mteb_table1.yaml").read_text())["tasks"]
-    if not (scratch / "hub" / ".built").exists():
+    marker, made_by = scratch / "hub" / ".built", stable_hash({"small": SMALL, "backbones": sorted(PUBLISHED)})
+    if not marker.exists() or marker.read_text() != made_by:  # rebuilt when the stand-ins' shape changes
+        shutil.rmtree(scratch / "hub", ignore_errors=True)
         build_hub(scratch / "hub", list(PUBLISHED))
-        (scratch / "hub" / ".built").write_text("")
+        marker.write_text(made_by)
     build_datasets(scratch / "datasets", tasks)
     build_locov1(scratch / "datasets", ROOT / "tests" / "fixtures" / "locov1")
 

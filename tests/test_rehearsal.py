@@ -47,3 +47,23 @@ def test_the_rehearsal_slice_fills_table1_and_the_locov1_table(tmp_path):
     rows = pd.concat(pd.read_parquet(f) for f in (results / "runs").rglob("*.parquet")
                      if not f.name.endswith(".items.parquet"))
     assert set(rows["backbone_source"]) >= {"Qwen/Qwen3-4B", "mistralai/Mistral-7B-v0.1", "meta-llama/Llama-3.1-8B"}
+
+
+def test_every_table1_method_has_its_per_backbone_layers_within_the_stand_ins_depth():
+    """The stand-ins keep the depth every method's official layer setting needs (Token Prepending on Qwen
+    ends at layer 6, Contrastive Prompting on Llama-3 steers layer 6), or the whole grid fails on them."""
+    from kvembed.backbones import BACKBONES
+    from kvembed.harness.rehearsal import PUBLISHED, SMALL, config_dict
+    from kvembed.harness.study import experiment_jobs
+    from kvembed.methods import get_method
+
+    methods = {j.config.method.name.value for j in experiment_jobs("table1")}
+    for name, spec in BACKBONES.items():
+        if spec.hub_id not in PUBLISHED:
+            continue
+        depth = config_dict(spec.hub_id, **SMALL)["num_hidden_layers"]
+        for method in sorted(methods):
+            m = get_method(method)
+            for baseline in (m.token_prepending, m.contrastive):
+                if baseline is not None:
+                    baseline.settings(spec.hub_id, name, depth)  # raises when the layers do not fit

