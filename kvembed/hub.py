@@ -11,12 +11,6 @@ OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "WANDB_MODE": 
                "TOKENIZERS_PARALLELISM": "false"}
 
 
-def go_offline() -> None:
-    """Set the offline environment in this process (values already set by the user win)."""
-    for key, value in OFFLINE_ENV.items():
-        os.environ.setdefault(key, value)
-
-
 def offline(datasets: bool = False) -> bool:
     """True when offline mode is on: HF_HUB_OFFLINE (models), or also HF_DATASETS_OFFLINE (datasets)."""
     names = ["HF_HUB_OFFLINE"] + (["HF_DATASETS_OFFLINE"] if datasets else [])

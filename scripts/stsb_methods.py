@@ -54,20 +54,12 @@ def main() -> None:
               f"\n\nCommand: `python scripts/stsb_methods.py --model {args.model} "
               f"--split {args.split}" + (f" --limit {args.limit}" if args.limit else "") + "`\n\n")
     shown = df.drop(columns=["git_commit", "code_version"])
-    table = shown.to_markdown(index=False) if _has_tabulate() else shown.to_string(index=False)
+    table = shown.to_markdown(index=False)
     print(table)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(header + table + "\n")
         write_table(df, args.out.with_suffix(".parquet"))
-
-
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-        return True
-    except ImportError:
-        return False
 
 
 if __name__ == "__main__":

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 
-from kvembed.hub import go_offline
+from kvembed.hub import OFFLINE_ENV
 
-go_offline()
+for _key, _value in OFFLINE_ENV.items():  # the offline environment; values the user set win
+    os.environ.setdefault(_key, _value)
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from kvembed.eval.geometry import alignment, geometry, isotropy, mean_cosine, uniformity
-from kvembed.report.analysis import layer_id_curve
 
 
 def test_alignment_is_zero_for_identical_pairs_and_four_for_opposite():
@@ -35,10 +34,11 @@ def test_isotropy_and_mean_cosine_detect_a_narrow_cone():
 def test_layer_id_curve_has_one_value_per_layer(tiny_backbones, sentences):
     from kvembed import Encoder
     from kvembed.data.stsb import unique_sentences
+    from kvembed.layers import id_curve
     from kvembed.methods import get_method
 
     enc = Encoder(tiny_backbones("llama"), get_method("prompteol"))
-    curve = layer_id_curve(enc, unique_sentences("train", 120))
+    curve = id_curve(enc.layer_states(unique_sentences("train", 120)))
     assert len(curve) == 6 and all(np.isfinite(curve[1:]))
 
 
