@@ -324,12 +324,25 @@ def load_backbone(
         source, revision=revision, dtype=torch_dtype, attn_implementation=attn_implementation or ATTENTION_NAME
     )
     hf_model.to(device).eval().requires_grad_(False)
-    tokenizer = tf.AutoTokenizer.from_pretrained(source, revision=revision)
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = _tokenizer(source, revision)
     resolved_rev = getattr(config, "_commit_hash", None) or revision
     return Backbone(hf_model, tokenizer, name, recorded_source(spec, source), resolved_rev,
                     str(torch_dtype).replace("torch.", ""), device)
+
+
+def _tokenizer(source: str, revision: str | None) -> Any:
+    import transformers as tf
+
+    tokenizer = tf.AutoTokenizer.from_pretrained(source, revision=revision)
+    if tokenizer.pad_token_id is None:  # decoders often ship none; padded positions are masked anyway
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_tokenizer(model: str, revision: str | None = None) -> Any:
+    """The tokenizer ``load_backbone(model)`` would give (with a pad token), without loading the weights."""
+    _, source, revision, _ = locate(model, revision)
+    return _tokenizer(source, revision)
 
 
 def recorded_source(spec: BackboneSpec | None, source: str) -> str:

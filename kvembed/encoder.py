@@ -76,7 +76,37 @@ class TextEncoder(Protocol):
     def use_cache(self, folder: str | Path, mode: str = "readwrite") -> EmbeddingCache | None: ...
 
 
-class Encoder:
+class EncodingSurface:
+    """What ``Encoder`` and ``ParallelEncoder`` share: input checks, the embedding cache, and ``encode``
+    over ``_encode_uncached`` (one process, or worker processes)."""
+
+    cache: EmbeddingCache | None
+    dim: int
+
+    def encode(self, texts: Sequence[str], prompt_type: str = "document", batch_size: int = 32,
+               show_progress_bar: bool | None = None, instruction: str | None = None) -> np.ndarray:
+        """Embed ``texts`` → float32 array (N, hidden). Input order is kept; batch size does not matter.
+
+        ``instruction``: a task instruction for methods with an instruction slot (Echo's ``Instruct:``
+        piece; ``self.inputs.takes_instructions``)."""
+        texts = validate_texts(texts)
+        if prompt_type not in ROLES:
+            raise ValueError(f"Unknown prompt_type {prompt_type!r}; choose one of {ROLES}")
+        return cached_encode(self.cache, texts, role_key(prompt_type, instruction), self.dim,
+                             lambda todo: self._encode_uncached(todo, prompt_type, batch_size, show_progress_bar,
+                                                                instruction))
+
+    def _encode_uncached(self, texts: list[str], role: str, batch_size: int, show: bool | None,
+                         instruction: str | None = None) -> np.ndarray:
+        raise NotImplementedError
+
+    def use_cache(self, folder: str | Path, mode: str = "readwrite") -> EmbeddingCache | None:
+        """Serve repeated texts from an on-disk cache keyed by this encoder's full configuration."""
+        self.cache = attach(self, folder, mode)
+        return self.cache
+
+
+class Encoder(EncodingSurface):
     """Encode texts with a frozen decoder and one embedding method."""
 
     def __init__(self, backbone: Backbone, method: MethodSpec, *, max_length: int = 512,
@@ -207,19 +237,6 @@ class Encoder:
         return forward.make_batch(items, self.backbone.tokenizer.pad_token_id, self.padding_side,
                                   self.backbone.device)
 
-    def encode(self, texts: Sequence[str], prompt_type: str = "document", batch_size: int = 32,
-               show_progress_bar: bool | None = None, instruction: str | None = None) -> np.ndarray:
-        """Embed ``texts`` → float32 array (N, hidden). Input order is kept; batch size does not matter.
-
-        ``instruction``: a task instruction for methods with an instruction slot (Echo's ``Instruct:``
-        piece; ``self.inputs.takes_instructions``)."""
-        texts = validate_texts(texts)
-        if prompt_type not in ROLES:
-            raise ValueError(f"Unknown prompt_type {prompt_type!r}; choose one of {ROLES}")
-        return cached_encode(self.cache, texts, role_key(prompt_type, instruction), self.dim,
-                             lambda todo: self._encode_uncached(todo, prompt_type, batch_size, show_progress_bar,
-                                                                instruction))
-
     def _encode_uncached(self, texts: list[str], role: str, batch_size: int, show: bool | None,
                          instruction: str | None = None) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
@@ -230,11 +247,6 @@ class Encoder:
             self.stats["tokens"] += batch.num_tokens
         self.stats["seconds"] += time.perf_counter() - start
         return out
-
-    def use_cache(self, folder: str | Path, mode: str = "readwrite") -> EmbeddingCache | None:
-        """Serve repeated texts from an on-disk cache keyed by this encoder's full configuration."""
-        self.cache = attach(self, folder, mode)
-        return self.cache
 
     def embed_encoded(self, items: Sequence[Encoded]) -> np.ndarray:
         """Embed already tokenised inputs as one batch (what a ParallelEncoder worker receives)."""

@@ -23,11 +23,9 @@ from typing import Any
 
 import numpy as np
 import torch
-import transformers as tf
 
-from .backbones import locate
-from .embed_cache import attach, cached_encode, role_key
-from .encoder import Encoder, validate_texts
+from .backbones import load_tokenizer
+from .encoder import Encoder, EncodingSurface
 from .inputs import MethodInputs
 from .methods import get_method
 from .overrides import Overrides
@@ -53,8 +51,9 @@ def _worker(rank: int, device: str, threads: int, model: str, method: str, optio
         results.put(("error", rank, traceback.format_exc()))
 
 
-class ParallelEncoder:
-    """``Encoder``'s API over several worker processes."""
+class ParallelEncoder(EncodingSurface):
+    """``Encoder``'s API over several worker processes (``encode``, the cache and the input checks are the
+    Encoder's own, ``EncodingSurface``; only where batches are embedded differs)."""
 
     def __init__(self, model: str, method: str = "kvembed", *, workers: int | None = None,
                  devices: Sequence[str] | None = None, timeout: float = 3600, overrides: Overrides | None = None,
@@ -71,17 +70,13 @@ class ParallelEncoder:
         self.devices = list(devices)
         self.timeout = timeout
         self.cache = None
-        self.normalize = options.get("normalize", True)
         self.stats: dict[str, float] = {"texts": 0, "tokens": 0, "seconds": 0.0, "oom_halvings": 0}
         # the method's overrides as one object for the workers; a bad option fails here, before any worker starts
         overrides = Overrides.of(overrides, **{k: options.pop(k) for k in list(options) if k in Overrides.names()})
         self.spec = overrides.apply(get_method(method))
         options["overrides"] = overrides
         self.max_length = int(options.get("max_length", 512))
-        _, source, revision, _ = locate(model, options.get("revision"))
-        self.tokenizer = tf.AutoTokenizer.from_pretrained(source, revision=revision)
-        if self.tokenizer.pad_token_id is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.tokenizer = load_tokenizer(model, options.get("revision"))
         cpu_workers = sum(d == "cpu" for d in self.devices)
         threads = max(1, (os.cpu_count() or 1) // max(1, cpu_workers))
         ctx = mp.get_context("spawn")  # fork is unsafe with torch threads and CUDA
@@ -129,21 +124,9 @@ class ParallelEncoder:
         """The configured ``MethodSpec`` (as ``Encoder.method``)."""
         return self.spec
 
-    def use_cache(self, folder: str, mode: str = "readwrite"):
-        """As ``Encoder.use_cache``: the parent serves hits, workers only see the misses."""
-
-        self.cache = attach(self, folder, mode)
-        return self.cache
-
-    def encode(self, texts: Sequence[str], prompt_type: str = "document", batch_size: int = 32,
-               show_progress_bar: bool | None = None, instruction: str | None = None) -> np.ndarray:
-        """Same contract as ``Encoder.encode``."""
-        texts = validate_texts(texts)
-        return cached_encode(self.cache, texts, role_key(prompt_type, instruction), self.dim,
-                             lambda todo: self._encode_uncached(todo, prompt_type, batch_size, instruction))
-
-    def _encode_uncached(self, texts: list[str], prompt_type: str, batch_size: int,
+    def _encode_uncached(self, texts: list[str], prompt_type: str, batch_size: int, show: bool | None,
                          instruction: str | None = None) -> np.ndarray:
+        # the parent serves cache hits (EncodingSurface.encode); workers only see the misses
         start = time.perf_counter()
         encoded = self.inputs.encode(texts, prompt_type, instruction)
         plan = length_sorted_batches(encoded, batch_size)
