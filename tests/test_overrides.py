@@ -105,3 +105,16 @@ def test_the_encoder_rejects_an_unknown_option_before_loading_a_model():
 
     with pytest.raises(ValueError, match="Unknown option"):
         Encoder.from_pretrained("no-such-model", temperature=2)
+
+
+@pytest.mark.integration
+def test_mtebs_model_meta_loads_a_kvembed_model_with_its_options(tiny_backbones):
+    from kvembed.eval.mteb_model import MTEBEncoder, model_meta
+
+    tiny_backbones("llama")  # built once into the cache
+    meta = model_meta("tiny-llama", "kvembed", layers="1-2", bias=2, dtype="float32", device="cpu")
+    assert meta.name == "kvembed/tiny-llama__kvembed" and meta.revision == "local"
+    model = meta.load_model()  # mteb's own way of loading a declared model
+    assert isinstance(model, MTEBEncoder)
+    assert model.model.layers == (1, 2) and model.model.method.routing.bias == 2.0
+    assert model.mteb_model_meta.name == meta.name

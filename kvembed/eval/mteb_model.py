@@ -9,8 +9,9 @@ from mteb.models.abs_encoder import AbsEncoder
 from mteb.models.model_meta import ModelMeta, ScoringFunction
 from mteb.types import PromptType
 
+from ..backbones import BACKBONES
 from ..embed_cache import role_key
-from ..encoder import TextEncoder
+from ..encoder import Encoder, TextEncoder
 
 MEMO_LIMIT = 500_000  # texts kept in memory per job; beyond it new texts are encoded but not kept
 
@@ -37,19 +38,12 @@ class MTEBEncoder(AbsEncoder):
         self.memo: dict[tuple[str, str], np.ndarray] = {}
         self.memo_limit = memo_limit
         info = encoder.describe()
-        self.mteb_model_meta = ModelMeta.create_empty(overwrites={
-            "name": name or f"kvembed/{info['backbone']}__{info['method']}",
-            "revision": str(info["revision"] or "local"),
-            "embed_dim": encoder.dim,
-            "max_tokens": encoder.max_length,
-            "framework": ["PyTorch"],
-            "similarity_fn_name": ScoringFunction.COSINE,
-            "use_instructions": use_instructions,
-            "open_weights": True,
-            # a configuration of the method is an mteb "experiment" of the model: its results go to
-            # <model>/<revision>/experiments/<name>/ in mteb's ResultCache layout
-            "experiment_kwargs": experiment or None,
-        })
+        meta = model_meta(info["backbone"], info["method"], revision=info["revision"],
+                          use_instructions=use_instructions, max_length=encoder.max_length, dtype=info["dtype"])
+        # a configuration of the method is an mteb "experiment" of the model: its results go to
+        # <model>/<revision>/experiments/<name>/ in mteb's ResultCache layout
+        update = {"embed_dim": encoder.dim, "experiment_kwargs": experiment or None}
+        self.mteb_model_meta = meta.model_copy(update={**update, **({"name": name} if name else {})})
 
     def record(self, on: bool = True) -> None:
         """Keep every (role, text) → embedding produced from now on (for per-item scores), or stop."""
@@ -72,7 +66,7 @@ class MTEBEncoder(AbsEncoder):
         instruction = self.get_instruction(task_metadata, prompt_type) if self.use_instructions else None
         instruction = instruction or None
         if instruction is not None and self.model.method.instructed_prompt is None:
-            prefix = self.instruction_template.format(instruction=instruction)
+            prefix = self.format_instruction(instruction, prompt_type)  # mteb's helper, with our template
             texts, instruction = [prefix + t for t in texts], None
         side = "query" if prompt_type == PromptType.query else "document"
         # A symmetric task (no prompt type) gets the method's template for both sides (Echo: its query one).
@@ -97,3 +91,37 @@ class MTEBEncoder(AbsEncoder):
         dim = self.model.dim
         return np.stack([fresh[t] if t in fresh else self.memo[(key, t)] for t in texts]) if texts else \
             np.zeros((0, dim), dtype=np.float32)
+
+
+def model_meta(backbone: str, method: str = "kvembed", *, revision: str | None = None,
+               use_instructions: bool = False, **options: Any) -> ModelMeta:
+    """mteb's declaration of a kvembed model: ``backbone`` (a named backbone or a hub id) with ``method`` and
+    its options (``Encoder.from_pretrained`` keywords: overrides such as ``layers="12-14"``, ``dtype``,
+    ``max_length``; JSON values, as mteb stores them with the results). ``meta.load_model()`` builds it
+    through ``load_mteb_model``, the way mteb loads its own models."""
+    spec = BACKBONES.get(backbone)
+    return ModelMeta.create_empty(overwrites={
+        "loader": load_mteb_model,
+        "loader_kwargs": {"backbone": backbone, "method": method, "use_instructions": use_instructions, **options},
+        "name": f"kvembed/{backbone}__{method}",
+        "revision": str(revision or "local"),
+        "n_parameters": int(spec.params) if spec is not None and spec.params else None,
+        "reference": f"https://huggingface.co/{spec.hub_id}" if spec is not None and spec.hub_id else None,
+        "max_tokens": options.get("max_length", 512),
+        "framework": ["PyTorch"],
+        "similarity_fn_name": ScoringFunction.COSINE,
+        "use_instructions": use_instructions,
+        "open_weights": True,
+    })
+
+
+def load_mteb_model(model_name: str, revision: str | None = None, *, backbone: str, method: str = "kvembed",
+                    batch_size: int = 32, use_instructions: bool = False, kvembed_config: str | None = None,
+                    **options: Any) -> MTEBEncoder:
+    """The loader ``model_meta`` declares (mteb calls it with the model's name and revision). ``kvembed_config``
+    is the harness's configuration hash, the mteb experiment's name; it changes nothing here."""
+    encoder = Encoder.from_pretrained(backbone, method, revision=None if revision in (None, "local") else revision,
+                                      **options)
+    return MTEBEncoder(encoder, batch_size=batch_size, use_instructions=use_instructions,
+                       experiment={"kvembed_config": kvembed_config} if kvembed_config else None)
+
