@@ -89,9 +89,13 @@ def with_placeholder(tokenizer: Any) -> Any:
 
 
 def placeholder_id(tokenizer: Any) -> int | None:
-    """The id of ``<PST>`` in ``tokenizer``, or None when it is not one of its tokens."""
+    """The id of ``<PST>`` in ``tokenizer``, or None when it is not one of its tokens. Compared by id: a
+    sentencepiece-style tokenizer (Mistral, Llama-2) spells the added token back as ``▁<PST>``."""
+    token_id = tokenizer.convert_tokens_to_ids(PLACEHOLDER_TOKEN)
+    if token_id is None or token_id == tokenizer.unk_token_id:
+        return None
     ids = tokenizer(PLACEHOLDER_TOKEN, add_special_tokens=False)["input_ids"]
-    return ids[0] if len(ids) == 1 and tokenizer.convert_ids_to_tokens(ids[0]) == PLACEHOLDER_TOKEN else None
+    return token_id if ids == [token_id] else None
 
 
 @dataclass(frozen=True)

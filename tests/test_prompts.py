@@ -174,3 +174,15 @@ def test_bad_tokenization_and_max_length_are_rejected(tok):
         PromptTokenizer(tok, None, 0)
     with pytest.raises(ValueError, match="tokenization"):
         PromptTokenizer(tok, None, 10, tokenization="bytes")
+
+
+def test_the_placeholder_is_found_on_a_sentencepiece_style_tokenizer_as_mistrals():
+    """A Metaspace (sentencepiece-style) tokenizer reports the added <PST> as '▁<PST>' while its id is the
+    added token's: found by the rehearsal, where Token Prepending failed on Mistral's geometry."""
+    from kvembed.harness.rehearsal import tokenizer
+
+    tp_tok = with_placeholder(tokenizer("mistralai/Mistral-7B-v0.1", vocab_size=2000))
+    pt = PromptTokenizer(tp_tok, TEMPLATES["prompteol"], 512)
+    (e,) = pt.encode(["Dogs bark."])
+    assert e.ids[e.pst_index] == tp_tok.convert_tokens_to_ids(PLACEHOLDER_TOKEN)
+    assert e.pst_index < e.text_span[0]
