@@ -32,6 +32,7 @@ def environment(scratch: Path) -> dict[str, str]:
     from kvembed.hub import OFFLINE_ENV
 
     env = {k: v for k, v in os.environ.items() if k != "KVEMBED_DATA"}
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) // 2)))  # two drivers side by side
     return {**env, **OFFLINE_ENV, "HF_HUB_CACHE": str(scratch / "hub"), "HF_DATASETS_CACHE": str(scratch / "datasets"),
             "KVEMBED_CACHE": str(scratch / "cache"), "WANDB_DIR": str(scratch)}
 
@@ -54,6 +55,18 @@ def build(scratch: Path) -> None:
 def run(cmd: list[str], env: dict[str, str]) -> None:
     print("+", " ".join(cmd), flush=True)
     subprocess.run(cmd, cwd=ROOT, env=env, check=True)
+
+
+def run_side_by_side(cmds: list[list[str]], env: dict[str, str]) -> None:
+    """Run independent drivers at once, one per core (each is one single-threaded process); fail if any does."""
+    procs = []
+    for cmd in cmds:
+        print("+", " ".join(cmd), "&", flush=True)
+        procs.append(subprocess.Popen(cmd, cwd=ROOT, env=env))
+    codes = [p.wait() for p in procs]
+    failed = [" ".join(c) for c, code in zip(cmds, codes) if code != 0]
+    if failed:
+        raise SystemExit(f"rehearse: failed: {failed}")
 
 
 def check_tables(results: Path, backbones: list[str], methods: list[str]) -> None:
@@ -95,10 +108,11 @@ def main(argv: list[str] | None = None) -> None:
     methods = ["kvembed", "mean"] if args.slice else None
     sweep = [f"method={','.join(methods)}"] if methods else []
     common = ["--cpu", "--results-dir", str(results)]
-    run([sys.executable, "experiments/table1.py", "--profile", "full", "--launcher", args.launcher, *common, *sweep,
-         "batch_size=8"], env)
     loco = ["method=kvembed", "max_length=4096"] if args.slice else []  # the slice: the longest context only
-    run([sys.executable, "experiments/locov1_length.py", "--profile", "full", *common, *loco], env)
+    # Table 1's grid and the LoCoV1 sweep share nothing but read-only caches: one core each
+    run_side_by_side([[sys.executable, "experiments/table1.py", "--profile", "full", "--launcher", args.launcher,
+                       *common, *sweep, "batch_size=8"],
+                      [sys.executable, "experiments/locov1_length.py", "--profile", "full", *common, *loco]], env)
     if methods is None:
         from kvembed.harness.study import experiment_jobs
 
