@@ -54,8 +54,8 @@ def add_plan_arguments(ap) -> None:
 
 def plan_command(experiment: str, overrides: list[str], args) -> None:
     """Print the cost plan of a named experiment (runs nothing): per job × task, per job, and the total."""
+    from kvembed.harness.jobs import experiment_jobs
     from kvembed.harness.plan import Throughput, plan, total_line
-    from kvembed.harness.study import experiment_jobs
 
     jobs = experiment_jobs(experiment, overrides)
     throughput = Throughput(utilisation=args.utilisation, tokens_per_s=args.tokens_per_s)

@@ -4,7 +4,7 @@
     python experiments/ablation.py --stages screen   # one stage
     python experiments/ablation.py --report-only     # re-render results/ablation.md from results/
 
-Stages (``kvembed.report.ablation.STAGES``: named experiments from configs/experiment, run as Hydra multiruns):
+Stages (``kvembed.harness.study.STAGES``: named experiments from configs/experiment, run as Hydra multiruns):
 
 * ``screen``: SmolLM2-135M on ``benchmark=offline_dev`` (STSBenchmark on 400 pairs of the STS-B *dev*
   split): components, every layer window, bias, layers=auto variants, prefix RoPE, the baselines on the
@@ -32,7 +32,9 @@ import subprocess
 from _drive import ROOT, multirun
 
 from kvembed.eval.tasks.local import resolve_data_root
-from kvembed.report.ablation import STAGES, render, select_on_dev
+from kvembed.harness.results import finished
+from kvembed.harness.study import STAGES, select_on_dev
+from kvembed.report.ablation import render
 
 
 def main() -> None:
@@ -55,7 +57,7 @@ def main() -> None:
                 print("real_qwen stage skipped: its backbone is optional (`make install-qwen`)")
                 continue
             for q in STAGES[stage]:
-                overrides = q.resolve(select_on_dev(ROOT / "results"))  # read afresh: earlier questions choose
+                overrides = q.resolve(select_on_dev(finished(ROOT / "results")))  # afresh: earlier questions choose
                 if overrides is None:
                     failed.append(f"{q.key}: needs {', '.join(q.needs)} chosen on dev first (run the screen stage)")
                     continue

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from .layers import LayerSpec, parse_layers
-from .methods import get_method, resolve_prompt
+from .methods import PROMPTS, get_method, resolve_prompt
 from .methods.base import DEFAULT, IMPLEMENTATIONS, MethodSpec
 from .pooling import check_pooling
 from .prompts import Prompt
@@ -131,6 +131,23 @@ class Overrides:
     def set(self) -> dict[str, Any]:
         """The options given (not ``DEFAULT``), typed."""
         return {name: getattr(self, name) for name in self.names() if not is_default(getattr(self, name))}
+
+    def canonical(self) -> dict[str, Any]:
+        """The options given, as the plain JSON values that identify them (the runner's result key and the
+        ``overrides`` column of every result row): ``layers`` as its strategy plus the fields that differ from
+        ``LayerSpec``'s defaults, ``prompt`` as a preset's name (else its template per role).
+        ``Overrides(**o.canonical()) == o``."""
+        out = {}
+        for name, value in self.set().items():
+            if isinstance(value, LayerSpec):
+                default = LayerSpec()
+                value = {"strategy": value.strategy, **{
+                    f.name: list(v) if isinstance(v, tuple) else v for f in fields(LayerSpec)
+                    if f.name != "strategy" and (v := getattr(value, f.name)) != getattr(default, f.name)}}
+            elif isinstance(value, Prompt):
+                value = next((preset for preset, p in PROMPTS.items() if p == value), None) or asdict(value)
+            out[name] = value
+        return out
 
     def apply(self, spec: MethodSpec) -> MethodSpec:
         """``spec`` with these settings. Re-routing options on a method that does not re-route are ignored

@@ -66,7 +66,7 @@ curves = {f"{k} ({figure_data.layers_label(v)})": v[v["task"] == "STSBenchmark"]
 figure_data.require(pd.concat(curves.values()) if curves else pd.DataFrame(), "run `make ablation`")
 fig, (ax, dx) = plt.subplots(1, 2, figsize=(12, 4))
 for label, t in curves.items():
-    t = t.assign(bias=t["variant"].str.removeprefix("bias=").astype(float)).sort_values("bias")
+    t = t.assign(bias=t["bias"].astype(float)).sort_values("bias")  # the bias each run used, from its rows
     ax.errorbar(t["bias"], 100 * t["score"], yerr=figure_data.yerr(t), marker="o", capsize=3, label=label)
     dx.errorbar(t["bias"], 100 * t["vs_no_reroute"], marker="o", capsize=3, label=label,
                 yerr=[100 * (t["vs_no_reroute"] - t["vs_no_reroute_low"]),

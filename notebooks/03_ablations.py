@@ -30,9 +30,10 @@ RESULTS, FIGURES = figure_data.folders()
 grid = figure_data.require(figure_data.question("prompt_pooling", RESULTS), "run `make ablation`")
 components = figure_data.require(figure_data.question("components", RESULTS), "run `make ablation`")
 grid = grid[grid["task"] == "STSBenchmark"].copy()
-grid[["prompt", "pooling"]] = grid["variant"].str.extract(r"prompt=(\w+), pooling=(\w+)")
-prompts = list(dict.fromkeys(grid["prompt"]))
-poolings = list(dict.fromkeys(grid["pooling"]))
+# the prompt and pooling each run set, from its settings
+grid["prompt"], grid["pooling"] = grid["settings"].str["prompt"], grid["settings"].str["pooling"]
+prompts = sorted(set(grid["prompt"]))
+poolings = sorted(set(grid["pooling"]))
 fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [3, 2]})
 width = 0.8 / len(poolings)
 for i, pooling in enumerate(poolings):
@@ -47,7 +48,7 @@ ax.legend(fontsize=8)
 ax.grid(axis="y", alpha=0.3)
 
 c = components[components["task"] == "STSBenchmark"].copy()
-c["name"] = c["variant"].str.removeprefix("method=")
+c["name"] = c["method"]
 bx.barh(c["name"], 100 * c["score"], xerr=figure_data.yerr(c), capsize=2, color="tab:purple")
 bx.set_xlabel(f"STSBenchmark Spearman ×100 ({figure_data.split_label(c)})")
 bx.set_title("Components")

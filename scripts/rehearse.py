@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
                        *common, *sweep, "batch_size=8"],
                       [sys.executable, "experiments/locov1_length.py", "--profile", "full", *common, *loco]], env)
     if methods is None:
-        from kvembed.harness.study import experiment_jobs
+        from kvembed.harness.jobs import experiment_jobs
 
         methods = sorted({j.config.method.name.value for j in experiment_jobs("table1")})
     check_tables(results, BACKBONES, methods)

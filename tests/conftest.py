@@ -28,7 +28,7 @@ SENTENCES = [
 @pytest.fixture(scope="session")
 def compose():
     """compose(overrides) -> the Hydra config the runner would get (one composition helper for every test)."""
-    from kvembed.harness.study import compose_config
+    from kvembed.harness.jobs import compose_config
 
     return compose_config
 

@@ -98,3 +98,49 @@ def test_no_import_cycle_even_through_an_import_inside_a_function():
     for module in sorted(graph):
         if module not in state:
             visit(module, [module])
+
+
+def _imports_anything(path: Path) -> set[str]:
+    """Every module ``path`` imports, at any depth of its code (kvembed's relative imports made absolute)."""
+    package = (module_name(path) if path.name == "__init__.py" else module_name(path).rsplit(".", 1)[0]) \
+        if path.is_relative_to(ROOT) else ""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            mod = ".".join(base + ([node.module] if node.module else []))
+            found |= {mod} | {f"{mod}.{a.name}" for a in node.names}
+    return found
+
+
+def _source(module: str) -> Path | None:
+    relative = Path(*module.split("."))
+    for candidate in (ROOT.parent / relative.with_suffix(".py"), ROOT.parent / relative / "__init__.py"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+REPORTING = [*sorted((ROOT / "report").glob("*.py")), *sorted((ROOT.parent / "notebooks").glob("*.py"))]
+
+
+@pytest.mark.parametrize("path", REPORTING, ids=lambda p: p.name)
+def test_reports_and_notebooks_read_columns_without_hydra_or_the_runner(path):
+    """Reading results needs their columns only: not Hydra, not the runner (nor torch and mteb through it)."""
+    seen, todo = set(), [path]
+    while todo:
+        for name in _imports_anything(todo.pop()):
+            parts = name.split(".")
+            # a kvembed module runs its packages' __init__ files too
+            for module in (".".join(parts[:i]) for i in range(1, len(parts) + 1)):
+                if module in seen:
+                    continue
+                seen.add(module)
+                source = _source(module) if module.startswith("kvembed") else None
+                if source is not None:
+                    todo.append(source)
+    assert not {m for m in seen if m == "hydra" or m.startswith("hydra.")}, f"{path.name} reaches Hydra"
+    assert "kvembed.harness.run" not in seen and "kvembed.harness.jobs" not in seen, \
+        f"{path.name} reaches the runner"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from kvembed.harness.config import validate
+from kvembed.harness.jobs import compose_config
 from kvembed.harness.run import CONFIG_DIR, encoder_options, result_key
-from kvembed.harness.study import compose_config
 from kvembed.overrides import Overrides
 
 GROUPS = ["backbone", "method", "layers", "pooling", "benchmark", "logger"]
@@ -90,11 +90,14 @@ def test_backbone_group_lists_exactly_the_registered_backbones():
 
 
 def test_one_configuration_has_one_result_key():
-    """bias=1 and bias=1.0 are the same job; a LayerSpec field a config never sets stays out of the key."""
+    """One setting spelt two ways is one job: the key holds the overrides in their canonical form."""
     assert result_key(validate(composed(["bias=1"]))) == result_key(validate(composed(["bias=1.0"])))
     explicit = result_key(validate(composed(["layers=explicit", "layers.layers=[2,3]"])))
-    assert "sample_set" not in explicit["layers"]
+    assert explicit["overrides"] == {"layers": {"strategy": "explicit", "layers": [2, 3]}}
+    assert result_key(validate(composed(["layers=auto_mean"])))["overrides"] == \
+        result_key(validate(composed(["layers=auto", "layers.representation=mean"])))["overrides"]
     assert result_key(validate(composed(["bias=default"]))) == result_key(validate(composed([])))
+    assert result_key(validate(composed([])))["overrides"] == {}
 
 
 def test_the_config_catalogue_page_is_rendered_from_the_config_files():

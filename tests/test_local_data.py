@@ -120,4 +120,4 @@ def test_the_runner_keys_and_records_local_data(compose, monkeypatch, tmp_path):
     assert uses_local_data(run) and result_key(run)["local_data"] is True
     monkeypatch.delenv(ENV, raising=False)
     offline = validate(compose(["benchmark=offline"]))
-    assert not uses_local_data(offline) and "local_data" not in result_key(offline)
+    assert not uses_local_data(offline) and result_key(offline)["local_data"] is False

@@ -118,3 +118,26 @@ def test_mtebs_model_meta_loads_a_kvembed_model_with_its_options(tiny_backbones)
     assert isinstance(model, MTEBEncoder)
     assert model.model.layers == (1, 2) and model.model.method.routing.bias == 2.0
     assert model.mteb_model_meta.name == meta.name
+
+
+@pytest.mark.parametrize("given", [
+    {}, {"bias": 2}, {"layers": "3-5"}, {"layers": {"strategy": "range", "start": 12, "stop": None}},
+    {"layers": "auto"}, {"layers": [2, 3]}, {"prompt": "ke", "pooling": "last"}, {"prompt": None},
+    {"prompt": "Say {text}"}, {"prefix_position": None}, {"prefix_position": 0, "routing_impl": "masked"}])
+def test_the_canonical_form_is_plain_json_and_reads_back_as_the_same_overrides(given):
+    import json
+
+    overrides = Overrides(**given)
+    canonical = overrides.canonical()
+    assert json.loads(json.dumps(canonical)) == canonical
+    assert Overrides(**canonical) == overrides
+
+
+def test_the_canonical_form_spells_each_setting_one_way():
+    assert Overrides(bias=1).canonical() == Overrides(bias="1.0").canonical() == {"bias": 1.0}
+    # a layer spec keeps its strategy and only the fields that differ from LayerSpec's defaults
+    assert Overrides(layers={"strategy": "auto", "representation": "mean", "width": 0.1}).canonical() == \
+        {"layers": {"strategy": "auto", "representation": "mean"}}
+    assert Overrides(prompt="prompteol").canonical() == {"prompt": "prompteol"}  # a preset by its name
+    assert Overrides(prompt={"document": "A {text}", "query": "Q {text}"}).canonical() == \
+        {"prompt": {"document": "A {text}", "query": "Q {text}"}}

@@ -53,8 +53,8 @@ def test_every_table1_method_has_its_per_backbone_layers_within_the_stand_ins_de
     """The stand-ins keep the depth every method's official layer setting needs (Token Prepending on Qwen
     ends at layer 6, Contrastive Prompting on Llama-3 steers layer 6), or the whole grid fails on them."""
     from kvembed.backbones import BACKBONES
+    from kvembed.harness.jobs import experiment_jobs
     from kvembed.harness.rehearsal import PUBLISHED, SMALL, config_dict
-    from kvembed.harness.study import experiment_jobs
     from kvembed.methods import get_method
 
     methods = {j.config.method.name.value for j in experiment_jobs("table1")}

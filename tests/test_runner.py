@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from kvembed.harness import results
+from kvembed.harness.jobs import compose_config
 from kvembed.harness.run import run
-from kvembed.harness.study import compose_config
 from kvembed.report import tables
 
 pytestmark = pytest.mark.integration
@@ -45,7 +45,7 @@ def test_one_parquet_file_per_task_in_long_format(first_run):
                 "method",
                 "layers", "pooling", "bias", "prompt_document", "prompt_query", "max_length", "task_name",
                 "task_type", "split", "subset", "n_samples", "wall_seconds", "tokens_per_s", "peak_memory_mb",
-                "metric", "value", "is_main", "is_proxy", "config_hash"}
+                "metric", "value", "is_main", "is_proxy", "config_hash", "overrides"}
     assert required <= set(one.columns)
     assert one["is_main"].sum() == 1 and one["n_samples"].iloc[0] > 0
     assert set(df["task_name"]) == set(TASKS)
@@ -53,6 +53,8 @@ def test_one_parquet_file_per_task_in_long_format(first_run):
     assert df.loc[df["task_name"] != "STSBenchmark", "is_proxy"].all()
     assert df["layers"].map(list).map([2, 3].__eq__).all()  # a list column, not str(list)
     assert one["id_curve"].iloc[0] is None and list(one["layers"].iloc[0]) == [2, 3]
+    # the settings the user set, as canonical JSON: what reports select runs by
+    assert set(df["overrides"]) == {'{"layers": {"layers": [2, 3], "strategy": "explicit"}}'}
 
 
 def test_per_item_scores_are_written_and_reproduce_the_main_score(first_run):
@@ -237,7 +239,7 @@ def test_rerun_with_the_embedding_cache_encodes_nothing(tmp_path, monkeypatch):
 
 
 def test_study_expands_named_experiments_into_jobs_with_their_own_result_folders():
-    from kvembed.harness.study import experiment_jobs
+    from kvembed.harness.jobs import experiment_jobs
 
     jobs = experiment_jobs("bias_sweep", ["benchmark=offline_smoke"])
     assert [j.swept for j in jobs] == [{"bias": b} for b in ("-2", "0", "1", "2", "4")]
@@ -247,21 +249,24 @@ def test_study_expands_named_experiments_into_jobs_with_their_own_result_folders
     assert [j.config.layers.start for j in windows] == [0, 9, 18, 27]
 
 
-def test_study_finds_the_runner_results_by_configuration_and_reports_paired_intervals(first_run):
-    from kvembed.harness.study import experiment_scores
-    from kvembed.report.ablation import Question, question_table
+def test_reports_find_the_runner_results_by_their_columns_and_report_paired_intervals(first_run):
+    from kvembed.harness.results import finished
+    from kvembed.harness.study import Question
+    from kvembed.report.ablation import question_table
 
     out, df = first_run
-    extra = [*BASE, "logger=none"]
-    scores = experiment_scores(None, extra, results_dir=out)
-    assert sorted(scores["task_name"]) == sorted(TASKS)
+    runs = finished(out)
+    assert sorted(runs["task_name"]) == sorted(TASKS)
+    assert runs["settings"].map({"layers.strategy": "explicit", "layers.layers": [2, 3]}.__eq__).all()
     main = df[df["is_main"]].set_index("task_name")["value"]
-    assert scores.set_index("task_name")["main_score"].to_dict() == pytest.approx(main.to_dict())
-    table = question_table(Question("tiny", "tiny", None, context=tuple(extra)), out, {}).set_index("task")
+    assert runs.set_index("task_name")["main_score"].to_dict() == pytest.approx(main.to_dict())
+    q = Question("tiny", "tiny", "none", context=("backbone=tiny-llama", "benchmark=offline_smoke"),
+                 settings={"layers": "<any>"})
+    table = question_table(q, runs, {}).set_index("task")
     sts = table.loc["STSBenchmark"]
+    assert sts["variant"] == "layers=explicit(layers=[2, 3])"
     assert sts["ci_low"] <= sts["score"] <= sts["ci_high"]
-    # the reference "paper kvembed" of this question is the run itself: a paired difference of exactly 0
-    assert (sts["vs_kvembed"], sts["vs_kvembed_low"], sts["vs_kvembed_high"]) == (0.0, 0.0, 0.0)
+    assert "vs_kvembed" not in table  # the paper's kvembed (no setting changed) has not run here
     assert pd.isna(table.loc["STSBGenreClassification.proxy"].get("ci_low"))
 
 
@@ -281,25 +286,24 @@ def test_recorded_embeddings_are_found_whether_or_not_mteb_stripped_the_text(tin
 
 
 def test_table1_takes_a_method_default_run_that_another_experiment_ran_first():
-    from kvembed.harness.study import experiment_jobs
-
-    default = experiment_jobs(None, ["benchmark=offline_smoke", "backbone=tiny-llama", "method=mean"])[0]
-    key = default.folder.name.rsplit("-", 1)[1]
     row = dict(benchmark="offline_smoke", backbone="tiny-llama", task_name="STSBenchmark", task_type="STS",
                is_proxy=False, is_main=True)
-    df = pd.DataFrame([dict(row, experiment="table1_smoke", method="kvembed", config_hash="a", value=0.5),
-                       dict(row, experiment="ablate_components", method="mean", config_hash=key, value=0.4),
-                       dict(row, experiment="bias_sweep", method="mean", config_hash="variant", value=0.9)])
+    df = pd.DataFrame([dict(row, experiment="table1_smoke", method="kvembed", config_hash="a", overrides="{}",
+                            value=0.5),
+                       dict(row, experiment="ablate_components", method="mean", config_hash="b", overrides="{}",
+                            value=0.4),
+                       dict(row, experiment="bias_sweep", method="mean", config_hash="c", overrides='{"bias": 2.0}',
+                            value=0.9)])
     scores = tables.table1_scores(df, "offline_smoke")
-    assert sorted(zip(scores["method"], scores["config_hash"])) == [("kvembed", "a"), ("mean", key)]
+    assert sorted(zip(scores["method"], scores["config_hash"])) == [("kvembed", "a"), ("mean", "b")]
 
 
 def test_a_run_on_another_split_gets_its_own_result_folder():
-    from kvembed.harness.study import experiment_jobs
+    from kvembed.harness.jobs import experiment_jobs
 
     test = experiment_jobs(None, ["benchmark=offline_smoke"])[0]
     dev = experiment_jobs(None, ["benchmark=offline_smoke", "benchmark.split=validation"])[0]
     assert dev.key != test.key
     from kvembed.harness.run import result_key
 
-    assert "split" not in result_key(test.config)  # keys of runs on the task's own split unchanged
+    assert result_key(test.config)["split"] is None and result_key(dev.config)["split"] == "validation"

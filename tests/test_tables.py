@@ -10,8 +10,8 @@ from kvembed.report.tables import table1
 
 def _row(task: str, split: str, value: float, experiment: str = "table1_offline", task_type: str = "Classification"):
     return dict(benchmark="offline_real", experiment=experiment, backbone="b", method="m", config_hash="h",
-                task_name=task, task_type=task_type, is_proxy=False, split=split, value=value, is_main=True,
-                git_commit="abc", code_version=code_version("scores"), limit=100)
+                overrides="{}", task_name=task, task_type=task_type, is_proxy=False, split=split, value=value,
+                is_main=True, git_commit="abc", code_version=code_version("scores"), limit=100)
 
 
 def test_a_task_scored_on_dev_and_test_counts_by_its_test_split_and_a_shared_job_counts_whole():

@@ -46,11 +46,6 @@ class MethodConfig:
     name: MethodName = MethodName.kvembed
 
 
-# LayerSpec fields the config leaves unset (None = LayerSpec's default) unless a user sets them, so that
-# result keys of configurations that never set them stay what they were.
-_UNSET_BY_DEFAULT = ("sample_set",)
-
-
 def _hydra_view(spec: type) -> type:
     """A structured-config dataclass with ``spec``'s fields (tuples as lists, ``strategy`` defaulting to
     the method's own), so the config schema cannot drift from ``kvembed.layers.LayerSpec``."""
@@ -60,8 +55,6 @@ def _hydra_view(spec: type) -> type:
         typ, default = hints[f.name], f.default
         if f.name == "strategy":
             default = DEFAULT
-        elif f.name in _UNSET_BY_DEFAULT:
-            typ, default = Optional[typ], None
         elif typing.get_origin(typ) is tuple:
             typ, default = Optional[list[typing.get_args(typ)[0]]], None
         out.append((f.name, typ, dataclasses.field(default=default)))
@@ -170,9 +163,8 @@ def validate(cfg: DictConfig | dict) -> RunConfig:
     return run
 
 
-def override_values(run: RunConfig) -> dict[str, Any]:
-    """The method overrides the configuration sets, as the user wrote them (``layers``: every LayerSpec
-    field the config sets); the result key is made of these."""
+def overrides(run: RunConfig) -> Overrides:
+    """The configuration's method overrides, typed (``layers``: every LayerSpec field the config sets)."""
     values = {}
     for name in Overrides.names():
         value = getattr(run, name)
@@ -184,9 +176,4 @@ def override_values(run: RunConfig) -> dict[str, Any]:
             value = value.name.value
         if not is_default(value):
             values[name] = value
-    return values
-
-
-def overrides(run: RunConfig) -> Overrides:
-    """The configuration's method overrides, typed."""
-    return Overrides(**override_values(run))
+    return Overrides(**values)

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import io
 import json
+import numbers
 import platform
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -117,3 +120,95 @@ def load_results(results_dir: Path | str = "results") -> pd.DataFrame:
     if not files:
         return pd.DataFrame()
     return pd.concat([pd.read_parquet(f).assign(result_file=str(f)) for f in files], ignore_index=True)
+
+
+def settings(overrides: str) -> dict[str, Any]:
+    """A row's ``overrides`` column (canonical JSON) as flat settings named the way Hydra names them:
+    ``{"layers.strategy": "range", "layers.start": 12, "bias": 2.0}``; ``{}`` = the method as stated."""
+    out: dict[str, Any] = {}
+    for name, value in json.loads(overrides).items():
+        if isinstance(value, dict):
+            out.update({f"{name}.{k}": v for k, v in value.items()})
+        else:
+            out[name] = value
+    return out
+
+
+def finished(results_dir: Path | str = "results") -> pd.DataFrame:
+    """One row per finished (run, task), read from the result files' columns: every column the run recorded
+    (experiment, backbone, method, layers, bias, split, ...), the task's main score (mean over its subsets,
+    on its first evaluated split), ``settings`` (dict, see ``settings``), ``geometry_*`` values, the per-item
+    score file (``items``, None when the task has none) and the run's ``folder``."""
+    rows = []
+    for path in task_files(Path(results_dir) / "runs"):
+        df = pd.read_parquet(path)
+        if "overrides" not in df:
+            raise ValueError(f"{path} has no 'overrides' column (made before runs recorded their settings): "
+                             "rerun it or migrate it")
+        main = df[df["is_main"]]
+        first = main[main["split"] == main["split"].iloc[0]]
+        row = first.iloc[0].to_dict()
+        items = items_file(path)
+        row.update({"main_score": float(first["value"].mean()), "settings": settings(row["overrides"]),
+                    "items": str(items) if items.exists() else None, "folder": str(path.parent),
+                    "result_file": str(path)})
+        row.update({m: float(v) for m, v in zip(df["metric"], df["value"]) if str(m).startswith("geometry_")})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+ANY = "<any>"  # a setting that must be set, to any value
+ANY_OR_UNSET = "<any or unset>"  # a setting that may be set to any value, or left as the method states it
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Finished runs chosen by their columns: ``where`` (column = value), ``methods`` (empty: any) and
+    ``settings`` (setting = value, a tuple of allowed values, ``ANY`` or ``ANY_OR_UNSET``; ``layers`` =
+    ``ANY_OR_UNSET`` admits every ``layers.*``). Every setting a run set must be listed: runs that set
+    anything else are a different question."""
+
+    where: Mapping[str, Any] = field(default_factory=dict)
+    methods: tuple[str, ...] = ()
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def admits(self, given: Mapping[str, Any]) -> bool:
+        """Whether a run that set ``given`` (flat settings) is one of this selection's."""
+        for name, want in self.settings.items():
+            if name not in given:
+                if want != ANY_OR_UNSET and not (want == ANY and _group_given(name, given)):
+                    return False
+            elif want not in (ANY, ANY_OR_UNSET) and not _equal(given[name], want):
+                return False
+        return all(name in self.settings or _group(name) in self.settings for name in given)
+
+    def select(self, runs: pd.DataFrame) -> pd.DataFrame:
+        """The rows of ``finished(...)`` this selection chooses."""
+        if runs.empty:
+            return runs
+        keep = pd.Series(True, index=runs.index)
+        for column, value in self.where.items():
+            keep &= runs[column].map(lambda v, want=value: _equal(v, want))
+        if self.methods:
+            keep &= runs["method"].isin(self.methods)
+        keep &= runs["settings"].map(self.admits)
+        return runs[keep]
+
+
+def _group(name: str) -> str:
+    return name.split(".", 1)[0]
+
+
+def _group_given(name: str, given: Mapping[str, Any]) -> bool:
+    return any(_group(k) == name for k in given)
+
+
+def _equal(value: Any, want: Any) -> bool:
+    """A column or setting value against what a selection asks for (a tuple: any of; numbers by value)."""
+    if isinstance(want, tuple):
+        return any(_equal(value, w) for w in want)
+    if value is None or (isinstance(value, float) and value != value):
+        return want is None
+    if isinstance(want, numbers.Real) and not isinstance(want, bool) and isinstance(value, numbers.Real):
+        return float(value) == float(want)
+    return value == want

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import resource
 import sys
@@ -34,7 +35,7 @@ from ..parallel import ParallelEncoder
 from ..paths import cache_dir
 from ..provenance import code_version, git_commit
 from . import results
-from .config import RunConfig, override_values, overrides, validate
+from .config import RunConfig, overrides, validate
 from .tracking import Tracker
 
 log = logging.getLogger("kvembed.harness.run")
@@ -57,18 +58,15 @@ def encoder_options(run: RunConfig) -> dict[str, Any]:
 
 
 def result_key(run: RunConfig) -> dict[str, Any]:
-    """Everything that changes the scores (not batch size, device or logging)."""
+    """Everything that changes the scores (not batch size, device or logging); the method overrides in their
+    canonical form, so two spellings of one setting (``bias=1``, ``bias=1.0``) are one configuration."""
     opts = {k: v for k, v in encoder_options(run).items() if k not in ("device", "overrides")}
-    given = override_values(run)
-    if "bias" in given:  # one spelling in result keys: bias=1 and bias=1.0 are one configuration
-        given["bias"] = float(given["bias"])
-    return {"backbone": run.backbone.name, **opts, **given, "use_instructions": run.use_instructions,
-            "limit": run.benchmark.limit, "offline_data": run.benchmark.offline_data,
-            "data_dir": run.benchmark.data_dir,
-            # only when set, so that the keys of runs on each task's own split stay what they were
-            **({"split": run.benchmark.split} if run.benchmark.split else {}),
-            # rows read from original files, not the hub's copies (only when a task of the job is one)
-            **({"local_data": True} if uses_local_data(run) else {})}
+    return {"backbone": run.backbone.name, **opts, "overrides": overrides(run).canonical(),
+            "use_instructions": run.use_instructions, "limit": run.benchmark.limit,
+            "offline_data": run.benchmark.offline_data, "data_dir": run.benchmark.data_dir,
+            "split": run.benchmark.split,
+            # rows read from original files, not the hub's copies
+            "local_data": uses_local_data(run)}
 
 
 def uses_local_data(run: RunConfig) -> bool:
@@ -178,12 +176,19 @@ def job_metadata(run: RunConfig, key: str, info: dict[str, Any]) -> dict[str, An
     described["revision"] = str(info.get("revision"))
     return {
         "run_id": uuid.uuid4().hex[:12], "experiment": run.experiment, "benchmark": run.benchmark.name,
-        "config_hash": key, "git_commit": git_commit(), "code_version": code_version("scores"),
+        "config_hash": key, "overrides": overrides_column(run), "git_commit": git_commit(),
+        "code_version": code_version("scores"),
         "versions": results.package_versions(),
         **described, "use_instructions": run.use_instructions, "max_length": run.max_length,
         "batch_size": run.batch_size, "limit": run.benchmark.limit, "workers": run.workers,
         "cache_mode": run.cache,
     }
+
+
+def overrides_column(run: RunConfig) -> str:
+    """The ``overrides`` column: the settings the user set, canonical JSON (``{}`` = the method as stated);
+    reports select runs by it (``kvembed.harness.results.settings``)."""
+    return json.dumps(overrides(run).canonical(), sort_keys=True)
 
 
 # Encoder.describe() fields stored with every result row (layers, id_curve and tp_layers as list columns)

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..harness.study import experiment_scores
+from ..harness.results import Selection, finished
+from ..harness.study import BY_KEY as QUESTIONS
 from . import ablation
-
-QUESTIONS = {q.key: q for q in ablation.QUESTIONS}
 
 
 def folders() -> tuple[Path, Path]:
@@ -54,7 +53,7 @@ def _values(value) -> list:
 
 def question(key: str, results_dir: Path | str = "results") -> pd.DataFrame:
     """An ablation question's table (scores, 95% CIs, paired differences): see kvembed.report.ablation."""
-    return ablation.question_table(QUESTIONS[key], Path(results_dir))
+    return ablation.question_table(QUESTIONS[key], finished(results_dir))
 
 
 def layers_label(table: pd.DataFrame) -> str:
@@ -75,10 +74,9 @@ def id_curves(results_dir: Path | str = "results") -> pd.DataFrame:
     One row per (backbone, auto variant, layer): ``id`` = TwoNN ID of the states entering the layer,
     ``selected`` = whether the variant re-routes that layer. Variants come from the layer-strategy
     experiment (SmolLM2) and the paper default on every backbone of the study."""
-    rows, seen = [], set()
+    rows, seen, runs = [], set(), finished(results_dir)
     for q in (QUESTIONS["auto"], QUESTIONS["components"], QUESTIONS["gemma_components"]):
-        scores = experiment_scores(q.experiment, q.resolve({}), results_dir)
-        for _, r in scores.iterrows():
+        for _, r in ablation.answers(q, runs, {}).iterrows():
             curve = _values(r["id_curve"])
             label = r["label"].replace("layers=", "").replace("method=", "")
             if not curve or r["layer_strategy"] != "auto" or (label in ("kvembed_two_pass", "kvembed_bidirectional",
@@ -113,10 +111,9 @@ def window_sweep(results_dir: Path | str = "results") -> pd.DataFrame:
 def geometry(results_dir: Path | str = "results") -> pd.DataFrame:
     """Embedding geometry of each method on the same STS-B pairs: alignment and uniformity (Wang & Isola
     2020), isotropy (Mu & Viswanath 2018), mean cosine, with the STS score."""
-    frames = []
+    frames, runs = [], finished(results_dir)
     for key in ("baselines", "components"):
-        q = QUESTIONS[key]
-        s = experiment_scores(q.experiment, q.resolve({}), results_dir)
+        s = ablation.answers(QUESTIONS[key], runs, {})
         if not s.empty:
             frames.append(s[s["task_name"] == "STSBenchmark"])
     if not frames:
@@ -127,10 +124,10 @@ def geometry(results_dir: Path | str = "results") -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def locov1_by_length(results_dir: Path | str = "results", experiment: str = "locov1_length_offline",
-                     overrides: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Mean nDCG@10 over the LoCoV1 tasks per (method, max_length)."""
-    s = experiment_scores(experiment, overrides, results_dir)
+def locov1_by_length(results_dir: Path | str = "results", benchmark: str = "locov1_fixture",
+                     backbone: str = "smollm2-135m") -> pd.DataFrame:
+    """Mean nDCG@10 over the LoCoV1 tasks per (method, max_length), of each method as stated."""
+    s = Selection({"benchmark": benchmark, "backbone": backbone}).select(finished(results_dir))
     if s.empty:
         return s
     out = s.groupby(["method", "max_length"], as_index=False).agg(ndcg_at_10=("main_score", "mean"),

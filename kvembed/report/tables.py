@@ -8,7 +8,6 @@ from pathlib import Path
 import pandas as pd
 
 from ..harness.results import items_file, load_results
-from ..harness.study import experiment_jobs
 from ..provenance import code_version
 from .intervals import N_BOOT, category_ci
 
@@ -37,8 +36,8 @@ def main_scores(df: pd.DataFrame) -> pd.DataFrame:
     comes from (``provenance``)."""
     main = df[df["is_main"]].assign(code=lambda d: provenance(d))
     main = main.assign(split=main["split"].replace({"validation": "dev"})) if "split" in main else main.assign(split="")
-    keys = ["benchmark", "experiment", "backbone", "method", "config_hash", "task_name", "task_type", "is_proxy",
-            "split", "code"]
+    keys = ["benchmark", "experiment", "backbone", "method", "config_hash", "overrides", "task_name", "task_type",
+            "is_proxy", "split", "code"]
     extra = {c: "first" for c in ("limit", "result_file") if c in main}
     out = main.groupby(keys, dropna=False, as_index=False).agg(value=("value", "mean"),
                                                                **{c: (c, f) for c, f in extra.items()})
@@ -46,13 +45,13 @@ def main_scores(df: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns="value")
 
 
-def _default_hash(benchmark: str, backbone: str, method: str) -> str | None:
-    """The config hash of ``method``'s default configuration on this backbone and benchmark (None when
-    the names do not compose, e.g. results from a benchmark config that no longer exists)."""
-    try:
-        return experiment_jobs(None, [f"benchmark={benchmark}", f"backbone={backbone}", f"method={method}"])[0].key
-    except Exception:  # noqa: BLE001 - a table must render from whatever is on disk
+def _as_stated(scores: pd.DataFrame) -> str | None:
+    """Of one method's runs on one backbone and benchmark, the configuration that runs it as stated (no
+    setting overridden) on the most tasks (on ties, the first by config hash); None if there is none."""
+    default = scores[scores["overrides"] == "{}"]
+    if default.empty:
         return None
+    return default.groupby("config_hash")["task_name"].nunique().sort_values(ascending=False, kind="stable").index[0]
 
 
 def table1_scores(df: pd.DataFrame, benchmark: str) -> pd.DataFrame:
@@ -71,11 +70,11 @@ def table1_scores(df: pd.DataFrame, benchmark: str) -> pd.DataFrame:
     # a configuration's tasks may carry different experiment names (two drivers shared the job): by configuration
     configs = set(zip(scores.loc[table, "backbone"], scores.loc[table, "config_hash"]))
     chosen = scores[[k in configs for k in zip(scores["backbone"], scores["config_hash"])]]
-    for (backbone, method), _ in scores[~table].groupby(["backbone", "method"]):
+    for (backbone, method), runs in scores[~table].groupby(["backbone", "method"]):
         if ((chosen["backbone"] == backbone) & (chosen["method"] == method)).any():
             continue
-        key = _default_hash(benchmark, backbone, method)
-        chosen = pd.concat([chosen, scores[(scores["backbone"] == backbone) & (scores["config_hash"] == key)]])
+        key = _as_stated(runs)
+        chosen = pd.concat([chosen, runs[runs["config_hash"] == key]])
     return chosen
 
 
