@@ -85,6 +85,7 @@ def reference_attention(module, query, key, value, attention_mask, dropout=0.0, 
     for b in range(B):
         real = [j for j in range(S) if bool(ctx.padding_mask[b, j])]
         n = real[-1]
+        keys_b, vals_b = key[b][heads].double(), value[b][heads].double()  # (H, S, D): each query head's KV head
         k_pre, v_pre = key[b, :, n], value[b, :, n]  # (Hkv, D)
         if selected and ctx.mode == "capture":
             ctx.captured[(layer, b)] = (k_pre.clone(), v_pre.clone())
@@ -94,16 +95,13 @@ def reference_attention(module, query, key, value, attention_mask, dropout=0.0, 
             # token n sits at RoPE position len(real) - 1 (left padding shifts its index, not its position)
             k_pre = torch.stack([_rerotate(k, ctx.prefix_position - (len(real) - 1), ctx.rope_theta, ctx.rope_scaling)
                                  for k in k_pre])
-        for i in range(S):
-            if i not in real:
-                continue  # padded query rows are never compared
+        for i in real:  # padded query rows are never compared
             if selected and ctx.mode == "bidirectional":
                 visible = [j for j in real if W is None or abs(i - j) < W]
             else:
                 visible = [j for j in real if j <= i and (W is None or i - j < W)]
             q = query[b, :, i].double()  # (H, D)
-            keys = key[b][heads][:, visible].double()  # (H, V, D)
-            vals = value[b][heads][:, visible].double()
+            keys, vals = keys_b[:, visible], vals_b[:, visible]  # (H, V, D)
             logits = torch.einsum("hvd,hd->hv", keys, q) * scale
             if selected and ctx.mode in ("reroute", "inject"):
                 prefix = (k_pre[heads].double() * q).sum(-1) * scale + ctx.bias  # (H,)
