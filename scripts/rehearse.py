@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -32,7 +33,7 @@ def environment(scratch: Path) -> dict[str, str]:
     from kvembed.hub import OFFLINE_ENV
 
     env = {k: v for k, v in os.environ.items() if k != "KVEMBED_DATA"}
-    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) // 2)))  # two drivers side by side
+    env.setdefault("OMP_NUM_THREADS", "1")  # one single-threaded driver per core (run_pool)
     return {**env, **OFFLINE_ENV, "HF_HUB_CACHE": str(scratch / "hub"), "HF_DATASETS_CACHE": str(scratch / "datasets"),
             "KVEMBED_CACHE": str(scratch / "cache"), "WANDB_DIR": str(scratch)}
 
@@ -57,14 +58,29 @@ def run(cmd: list[str], env: dict[str, str]) -> None:
     subprocess.run(cmd, cwd=ROOT, env=env, check=True)
 
 
-def run_side_by_side(cmds: list[list[str]], env: dict[str, str]) -> None:
-    """Run independent drivers at once, one per core (each is one single-threaded process); fail if any does."""
-    procs = []
-    for cmd in cmds:
-        print("+", " ".join(cmd), "&", flush=True)
-        procs.append(subprocess.Popen(cmd, cwd=ROOT, env=env))
-    codes = [p.wait() for p in procs]
-    failed = [" ".join(c) for c, code in zip(cmds, codes) if code != 0]
+def locov1_lengths() -> list[int]:
+    """The LoCoV1 experiment's swept lengths, longest first."""
+    from kvembed.harness.run import CONFIG_DIR
+
+    experiment = yaml.safe_load((Path(CONFIG_DIR) / "experiment" / "locov1_length.yaml").read_text())
+    return sorted((int(n) for n in str(experiment["hydra"]["sweeper"]["params"]["max_length"]).split(",")),
+                  reverse=True)
+
+
+def run_pool(cmds: list[list[str]], env: dict[str, str], workers: int) -> None:
+    """Run independent drivers, ``workers`` at a time (each single-threaded), starting them in the order given
+    (costliest first, so the cores finish together); fail if any does."""
+    waiting, running, failed = list(cmds), [], []
+    while waiting or running:
+        while waiting and len(running) < workers:
+            cmd = waiting.pop(0)
+            print("+", " ".join(cmd), "&", flush=True)
+            running.append((cmd, subprocess.Popen(cmd, cwd=ROOT, env=env)))
+        time.sleep(1)
+        for cmd, proc in [r for r in running if r[1].poll() is not None]:
+            running.remove((cmd, proc))
+            if proc.returncode != 0:
+                failed.append(" ".join(cmd))
     if failed:
         raise SystemExit(f"rehearse: failed: {failed}")
 
@@ -108,11 +124,20 @@ def main(argv: list[str] | None = None) -> None:
     methods = ["kvembed", "mean"] if args.slice else None
     sweep = [f"method={','.join(methods)}"] if methods else []
     common = ["--cpu", "--results-dir", str(results)]
-    loco = ["method=kvembed", "max_length=4096"] if args.slice else []  # the slice: the longest context only
-    # Table 1's grid and the LoCoV1 sweep share nothing but read-only caches: one core each
-    run_side_by_side([[sys.executable, "experiments/table1.py", "--profile", "full", "--launcher", args.launcher,
-                       *common, *sweep, "batch_size=8"],
-                      [sys.executable, "experiments/locov1_length.py", "--profile", "full", *common, *loco]], env)
+    table1 = [sys.executable, "experiments/table1.py", "--profile", "full", "--launcher", args.launcher, *common,
+              *sweep, "batch_size=8"]
+    locov1 = [sys.executable, "experiments/locov1_length.py", "--profile", "full", *common]
+    # Table 1's grid and the LoCoV1 sweep share nothing but read-only caches; the sweep goes one length per
+    # driver, the longest first (at 4,096 tokens it costs about as much as the whole Table 1 grid on the CPU)
+    if args.slice:  # the slice: the longest context only
+        drivers = [table1, [*locov1, "method=kvembed", "max_length=4096"]]
+    else:
+        longest, *rest = locov1_lengths()
+        drivers = [[*locov1, f"max_length={longest}"], table1, *([*locov1, f"max_length={n}"] for n in rest)]
+    run_pool(drivers, env, workers=os.cpu_count() or 2)
+    from kvembed.report.tables import render
+
+    render(results)  # once more, after every driver: each renders when it finishes
     if methods is None:
         from kvembed.harness.jobs import experiment_jobs
 
