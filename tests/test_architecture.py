@@ -27,22 +27,32 @@ def layer_of(module: str) -> str:
     return parts[1] if len(parts) > 1 and parts[1] in LAYERS[1:] else "core"
 
 
-def imported_modules(path: Path) -> set[str]:
-    """Absolute names of the kvembed modules that ``path`` imports (relative imports resolved)."""
-    package = module_name(path) if path.name == "__init__.py" else module_name(path).rsplit(".", 1)[0]
-    found = set()
+def _package(path: Path) -> str:
+    """The package a file's relative imports start from ('' outside kvembed, e.g. a notebook)."""
+    if not path.is_relative_to(ROOT):
+        return ""
+    return module_name(path) if path.name == "__init__.py" else module_name(path).rsplit(".", 1)[0]
+
+
+def imports(path: Path) -> list[tuple[str, list[str]]]:
+    """Every import statement of ``path`` at any depth of its code, as (absolute module, imported names):
+    ``import a.b`` → ("a.b", []), ``from .x import y`` → ("kvembed.<package>.x", ["y"])."""
+    package, found = _package(path), []
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
-            found |= {a.name for a in node.names if a.name.startswith("kvembed")}
+            found += [(a.name, []) for a in node.names]
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                mod = ".".join(base + ([node.module] if node.module else []))
-            else:
-                mod = node.module or ""
-            if mod.startswith("kvembed"):
-                found.add(mod)
-                found |= {f"{mod}.{a.name}" for a in node.names}  # `from . import results`
+            base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            found.append((".".join(base + ([node.module] if node.module else [])), [a.name for a in node.names]))
+    return found
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Absolute names of the kvembed modules that ``path`` imports (relative imports resolved)."""
+    found = set()
+    for mod, names in imports(path):
+        if mod.startswith("kvembed"):
+            found |= {mod} | {f"{mod}.{name}" for name in names}  # `from . import results`
     return found
 
 
@@ -66,16 +76,9 @@ def test_every_layer_exists_and_the_core_is_not_empty():
 def _module_edges(path: Path, names: set[str]) -> set[str]:
     """The modules ``path`` imports: ``from pkg import sub`` is an edge to ``pkg.sub`` when that is a module,
     else to ``pkg`` (whose ``__init__`` runs to supply the name)."""
-    package = module_name(path) if path.name == "__init__.py" else module_name(path).rsplit(".", 1)[0]
     edges = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            edges |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
-            mod = ".".join(base + ([node.module] if node.module else []))
-            for alias in node.names:
-                edges.add(f"{mod}.{alias.name}" if f"{mod}.{alias.name}" in names else mod)
+    for mod, imported in imports(path):
+        edges |= {f"{mod}.{n}" if f"{mod}.{n}" in names else mod for n in imported} if imported else {mod}
     return {e for e in edges if e in names and e != module_name(path)}
 
 
@@ -100,21 +103,6 @@ def test_no_import_cycle_even_through_an_import_inside_a_function():
             visit(module, [module])
 
 
-def _imports_anything(path: Path) -> set[str]:
-    """Every module ``path`` imports, at any depth of its code (kvembed's relative imports made absolute)."""
-    package = (module_name(path) if path.name == "__init__.py" else module_name(path).rsplit(".", 1)[0]) \
-        if path.is_relative_to(ROOT) else ""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
-            mod = ".".join(base + ([node.module] if node.module else []))
-            found |= {mod} | {f"{mod}.{a.name}" for a in node.names}
-    return found
-
-
 def _source(module: str) -> Path | None:
     relative = Path(*module.split("."))
     for candidate in (ROOT.parent / relative.with_suffix(".py"), ROOT.parent / relative / "__init__.py"):
@@ -131,16 +119,16 @@ def test_reports_and_notebooks_read_columns_without_hydra_or_the_runner(path):
     """Reading results needs their columns only: not Hydra, not the runner (nor torch and mteb through it)."""
     seen, todo = set(), [path]
     while todo:
-        for name in _imports_anything(todo.pop()):
+        names = {name for mod, imported in imports(todo.pop()) for name in (mod, *(f"{mod}.{n}" for n in imported))}
+        for name in names:
             parts = name.split(".")
             # a kvembed module runs its packages' __init__ files too
             for module in (".".join(parts[:i]) for i in range(1, len(parts) + 1)):
-                if module in seen:
-                    continue
-                seen.add(module)
-                source = _source(module) if module.startswith("kvembed") else None
-                if source is not None:
-                    todo.append(source)
+                if module not in seen:
+                    seen.add(module)
+                    source = _source(module) if module.startswith("kvembed") else None
+                    if source is not None:
+                        todo.append(source)
     assert not {m for m in seen if m == "hydra" or m.startswith("hydra.")}, f"{path.name} reaches Hydra"
     assert "kvembed.harness.run" not in seen and "kvembed.harness.jobs" not in seen, \
         f"{path.name} reaches the runner"
