@@ -14,7 +14,7 @@ import platform
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -139,22 +139,26 @@ def finished(results_dir: Path | str = "results") -> pd.DataFrame:
     (experiment, backbone, method, layers, bias, split, ...), the task's main score (mean over its subsets,
     on its first evaluated split), ``settings`` (dict, see ``settings``), ``geometry_*`` values, the per-item
     score file (``items``, None when the task has none) and the run's ``folder``."""
-    rows = []
-    for path in task_files(Path(results_dir) / "runs"):
-        df = pd.read_parquet(path)
-        if "overrides" not in df:
-            raise ValueError(f"{path} has no 'overrides' column (made before runs recorded their settings): "
-                             "rerun it or migrate it")
-        main = df[df["is_main"]]
-        first = main[main["split"] == main["split"].iloc[0]]
-        row = first.iloc[0].to_dict()
-        items = items_file(path)
-        row.update({"main_score": float(first["value"].mean()), "settings": settings(row["overrides"]),
-                    "items": str(items) if items.exists() else None, "folder": str(path.parent),
-                    "result_file": str(path)})
-        row.update({m: float(v) for m, v in zip(df["metric"], df["value"]) if str(m).startswith("geometry_")})
-        rows.append(row)
-    return pd.DataFrame(rows)
+    paths = task_files(Path(results_dir) / "runs")
+    return pd.DataFrame([_finished_row(str(p), p.stat().st_mtime_ns) for p in paths])
+
+
+@cache  # notebooks read the same results once per figure; a rewritten file has a new mtime
+def _finished_row(path_name: str, mtime_ns: int) -> dict[str, Any]:
+    path = Path(path_name)
+    df = pd.read_parquet(path)
+    if "overrides" not in df:
+        raise ValueError(f"{path} has no 'overrides' column (made before runs recorded their settings): "
+                         "rerun it or migrate it")
+    main = df[df["is_main"]]
+    first = main[main["split"] == main["split"].iloc[0]]
+    row = first.iloc[0].to_dict()
+    items = items_file(path)
+    row.update({"main_score": float(first["value"].mean()), "settings": settings(row["overrides"]),
+                "items": str(items) if items.exists() else None, "folder": str(path.parent),
+                "result_file": str(path)})
+    row.update({m: float(v) for m, v in zip(df["metric"], df["value"]) if str(m).startswith("geometry_")})
+    return row
 
 
 ANY = "<any>"  # a setting that must be set, to any value

@@ -45,14 +45,14 @@ def answers(q: Question, runs: pd.DataFrame, chosen: dict[str, Choice]) -> pd.Da
     scores = selection.select(runs)
     if scores.empty:
         return scores
-    order = [_order(q, r) for _, r in scores.iterrows()]
-    scores = scores.assign(label=[q.label(r) for _, r in scores.iterrows()], _order=order)
+    rows = [r for _, r in scores.iterrows()]
+    scores = scores.assign(label=[q.label(r) for r in rows], _order=[_order(q, r) for r in rows])
     return scores.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
 
 
 def _order(q: Question, row: pd.Series) -> tuple:
     """Variants in the question's method order, then by the values of the settings it varies (numbers as
-    numbers, unset first); tasks alphabetically within a variant."""
+    numbers, unset first; a group such as ``layers`` by its fields); tasks alphabetically within a variant."""
     def key(value: Any) -> tuple:
         if value is None:
             return (0, 0.0, "")
@@ -62,17 +62,19 @@ def _order(q: Question, row: pd.Series) -> tuple:
 
     given = row["settings"]
     values = tuple(key(given.get(name) if "." in name or name in given else
-                       str(sorted((k, v) for k, v in given.items() if k.startswith(name + "."))) or None)
+                       str(sorted((k, v) for k, v in given.items() if k.startswith(name + "."))))
                    for name in q.settings)
     method = q.methods.index(row["method"]) if row["method"] in q.methods else len(q.methods)
     return (method, values, row["task_name"])
 
 
-def _reference(q: Question, method: str, runs: pd.DataFrame, task: str) -> pd.Series | None:
-    """``method`` as stated (no settings changed) in the question's context, on ``task``."""
-    ref = Selection(q.where, (method,)).select(runs)
-    ref = ref[ref["task_name"] == task] if len(ref) else ref
-    return ref.iloc[0] if len(ref) else None
+def _references(q: Question, runs: pd.DataFrame) -> dict[tuple[str, str], pd.Series]:
+    """(method, task) → the run of each of ``q.refs`` as stated (no setting changed) in the question's context."""
+    out = {}
+    for method in q.refs:
+        for _, r in Selection(q.where, (method,)).select(runs).iterrows():
+            out.setdefault((method, r["task_name"]), r)
+    return out
 
 
 def question_table(q: Question, runs: pd.DataFrame, chosen: dict[str, Choice] | None = None) -> pd.DataFrame:
@@ -82,7 +84,7 @@ def question_table(q: Question, runs: pd.DataFrame, chosen: dict[str, Choice] | 
     scores = answers(q, runs, chosen)
     if scores.empty:
         return scores
-    references = {(m, task): _reference(q, m, runs, task) for m in q.refs for task in scores["task_name"].unique()}
+    references = _references(q, runs)
     given = q.given(chosen)  # a question without a sweep has one variant: name it by what it was given
     rows = []
     for _, r in scores.iterrows():
@@ -96,7 +98,7 @@ def question_table(q: Question, runs: pd.DataFrame, chosen: dict[str, Choice] | 
         score, lo, hi = bootstrap_ci(items, N_BOOT)
         out = dict(row, score=score, ci_low=lo, ci_high=hi, n_items=len(items))
         for m in q.refs:
-            ref = references[(m, r["task_name"])]
+            ref = references.get((m, r["task_name"]))
             if ref is not None and isinstance(ref["items"], str):
                 d, dlo, dhi = paired_difference_ci(items, _items(ref["items"]), N_BOOT)
                 name = ref_column(m)
@@ -116,7 +118,7 @@ def category_table(q: Question, runs: pd.DataFrame, chosen: dict[str, Choice] | 
         return pd.DataFrame()
     tasks = sorted(scores["task_name"].unique())
     given = q.given(chosen)
-    rows = []
+    rows, references = [], _references(q, runs)
     for label, variant in scores.groupby("label", sort=False):
         variant = variant.set_index("task_name")
         if sorted(variant.index) != tasks:
@@ -126,7 +128,7 @@ def category_table(q: Question, runs: pd.DataFrame, chosen: dict[str, Choice] | 
         row = {"variant": given if label == "default" else label, "tasks": len(tasks),
                "pairs": sum(len(i) for i in items), "score": score, "ci_low": lo, "ci_high": hi}
         for m in q.refs:
-            refs = [_reference(q, m, runs, t) for t in tasks]
+            refs = [references.get((m, t)) for t in tasks]
             if all(r is not None and isinstance(r["items"], str) for r in refs):
                 d, dlo, dhi = category_ci(items, [_items(r["items"]) for r in refs])
                 name = ref_column(m)
