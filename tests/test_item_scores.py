@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import rankdata
 
-from kvembed.eval.item_scores import bootstrap_ci, ndcg_at_k, paired_difference_ci
+from kvembed.eval.item_scores import bootstrap_ci, ndcg_at_k, paired_difference_ci, resamples, statistic
 
 
 def sts(pred, gold) -> pd.DataFrame:
@@ -50,3 +51,24 @@ def test_retrieval_items_bootstrap_the_mean_ndcg():
     items = pd.DataFrame({"item": [f"q{i}" for i in range(50)], "ndcg_at_10": np.linspace(0, 1, 50)})
     score, low, high = bootstrap_ci(items, n_boot=200)
     assert score == pytest.approx(0.5) and low < 0.5 < high
+
+
+def test_a_whole_bootstrap_at_once_equals_scipy_resample_by_resample_bit_for_bit():
+    """The vectorised statistic is Spearman as scipy defines it (Pearson of average ranks via np.corrcoef),
+    on every resample — ties, repeated items and constant resamples (nan) included."""
+    rng = np.random.default_rng(4)
+    for n in (1, 2, 7, 50, 400):
+        pred, gold = rng.normal(size=n), rng.integers(0, 5, n).astype(float)
+        pred[: n // 3] = pred[0]
+        idx = resamples(rng, n, 300)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            want = np.array([np.corrcoef(rankdata(pred[i]), rankdata(gold[i]))[0, 1] for i in idx])
+        got = statistic(sts(pred, gold))(idx)
+        assert np.array_equal(got, want, equal_nan=True), n
+
+
+def test_retrieval_resamples_average_each_row_as_a_single_mean_would():
+    values = np.random.default_rng(5).random(37)
+    idx = resamples(np.random.default_rng(6), 37, 50)
+    got = statistic(pd.DataFrame({"item": np.arange(37), "ndcg_at_10": values}))(idx)
+    assert np.array_equal(got, [values[i].mean() for i in idx])

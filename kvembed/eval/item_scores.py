@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from .sts import cosine_rows, spearman
+from .sts import cosine_rows, spearman_resamples
 
 Lookup = Callable[[str, list[str]], np.ndarray]  # (role, texts) -> (n, dim) embeddings
 MAX_RECORDED_CORPUS = 200_000  # beyond this, recording every document's vector costs too much memory
@@ -112,24 +112,31 @@ def task_items(task, lookup: Lookup) -> pd.DataFrame | None:
     return sts_items(task, lookup) if task.metadata.type == "STS" else retrieval_items(task, lookup)
 
 
-def statistic(items: pd.DataFrame) -> Callable[[np.ndarray], float]:
-    """The task score as a function of a resample of item positions."""
+def resamples(rng: np.random.Generator, n: int, n_boot: int) -> np.ndarray:
+    """(n_boot, n) bootstrap rows of item positions, drawn one resample after another from ``rng``."""
+    return np.stack([rng.integers(0, n, n) for _ in range(n_boot)])
+
+
+def statistic(items: pd.DataFrame) -> Callable[[np.ndarray], np.ndarray]:
+    """The task score over rows of item positions: (R, n) -> (R,), every resample of a bootstrap at once."""
     if "gold" in items.columns:
         pred, gold = items["prediction"].to_numpy(), items["gold"].to_numpy()
-        return lambda idx: spearman(pred[idx], gold[idx])
+        return lambda idx: spearman_resamples(pred, gold, idx)
     values = items[[c for c in items.columns if c.startswith("ndcg_at_")][0]].to_numpy()
-    return lambda idx: float(values[idx].mean())
+    return lambda idx: values[idx].mean(axis=1)
+
+
+def _interval(full: float, draws: np.ndarray, level: float) -> tuple[float, float, float]:
+    alpha = (1 - level) / 2
+    return float(full), float(np.quantile(draws, alpha)), float(np.quantile(draws, 1 - alpha))
 
 
 def bootstrap_ci(items: pd.DataFrame, n_boot: int = 1000, level: float = 0.95,
                  seed: int = 0) -> tuple[float, float, float]:
     """(score, low, high): percentile bootstrap over items."""
-    stat = statistic(items)
-    n = len(items)
-    rng = np.random.default_rng(seed)
-    draws = np.array([stat(rng.integers(0, n, n)) for _ in range(n_boot)])
-    alpha = (1 - level) / 2
-    return stat(np.arange(n)), float(np.quantile(draws, alpha)), float(np.quantile(draws, 1 - alpha))
+    stat, n = statistic(items), len(items)
+    draws = stat(resamples(np.random.default_rng(seed), n, n_boot))
+    return _interval(stat(np.arange(n)[None])[0], draws, level)
 
 
 def paired_difference_ci(items: pd.DataFrame, baseline: pd.DataFrame, n_boot: int = 1000, level: float = 0.95,
@@ -137,13 +144,7 @@ def paired_difference_ci(items: pd.DataFrame, baseline: pd.DataFrame, n_boot: in
     """(difference, low, high) of ``items`` minus ``baseline``, resampling the same items for both."""
     if len(items) != len(baseline) or not (items["item"].to_numpy() == baseline["item"].to_numpy()).all():
         raise ValueError("Paired bootstrap needs the same items in the same order in both runs")
-    a, b = statistic(items), statistic(baseline)
-    n = len(items)
-    rng = np.random.default_rng(seed)
-    draws = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, n, n)
-        draws.append(a(idx) - b(idx))
-    alpha = (1 - level) / 2
-    full = np.arange(n)
-    return a(full) - b(full), float(np.quantile(draws, alpha)), float(np.quantile(draws, 1 - alpha))
+    a, b, n = statistic(items), statistic(baseline), len(items)
+    idx = resamples(np.random.default_rng(seed), n, n_boot)
+    full = np.arange(n)[None]
+    return _interval(a(full)[0] - b(full)[0], a(idx) - b(idx), level)

@@ -20,10 +20,15 @@ def category_ci(items: list[pd.DataFrame], baselines: list[pd.DataFrame] | None 
     base = [statistic(b) for b in baselines] if baselines is not None else None
     sizes = [len(i) for i in items]
     rng = np.random.default_rng(seed)
+    # drawn resample by resample, task by task within each (the order the intervals have always used)
+    drawn = [[rng.integers(0, n, n) for n in sizes] for _ in range(n_boot)]
 
-    def mean(draw: list[np.ndarray]) -> float:
-        return float(np.mean([stats[t](idx) - (base[t](idx) if base else 0.0) for t, idx in enumerate(draw)]))
+    def means(rows: list[np.ndarray]) -> np.ndarray:
+        """Mean over tasks per resample: (R, tasks), averaged along each row."""
+        per_task = [stats[t](idx) - (base[t](idx) if base else 0.0) for t, idx in enumerate(rows)]
+        return np.stack(per_task, axis=1).mean(axis=1)
 
-    draws = [mean([rng.integers(0, n, n) for n in sizes]) for _ in range(n_boot)]
+    draws = means([np.stack([d[t] for d in drawn]) for t in range(len(sizes))])
     alpha = (1 - level) / 2
-    return mean([np.arange(n) for n in sizes]), float(np.quantile(draws, alpha)), float(np.quantile(draws, 1 - alpha))
+    full = float(means([np.arange(n)[None] for n in sizes])[0])
+    return full, float(np.quantile(draws, alpha)), float(np.quantile(draws, 1 - alpha))
