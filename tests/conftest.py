@@ -12,7 +12,10 @@ for _key, _value in OFFLINE_ENV.items():  # the offline environment; values the 
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# the cores shared among xdist's workers: two workers at two threads each on two cores spend their time waiting
+_THREADS = max(1, min(2, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
+torch.set_num_threads(_THREADS)
+os.environ.setdefault("OMP_NUM_THREADS", str(_THREADS))  # and the runs the integration tests start
 
 ARCHS = ("llama", "mistral", "qwen3", "qwen2", "gemma3")
 

@@ -2,8 +2,8 @@
 
 It shares nothing with ``kvembed.attention``: it decides visibility itself from the 2-D padding mask
 (causal, padding, sliding window), finds each row's last real token itself, re-rotates with its own
-RoPE frequencies, and computes every query's softmax in an explicit Python loop over queries (all heads
-of a query at once, in float64). Registered as an
+RoPE frequencies, and writes each query's softmax out (exp and normalisation over the keys its own rules
+make visible, query row by query row, in float64; no SDPA). Registered as an
 attention function named ``reference``; the model's projections, norms and RoPE stay stock.
 """
 
@@ -95,20 +95,26 @@ def reference_attention(module, query, key, value, attention_mask, dropout=0.0, 
             # token n sits at RoPE position len(real) - 1 (left padding shifts its index, not its position)
             k_pre = torch.stack([_rerotate(k, ctx.prefix_position - (len(real) - 1), ctx.rope_theta, ctx.rope_scaling)
                                  for k in k_pre])
-        for i in real:  # padded query rows are never compared
+        # visibility from this reference's own rules, one query row at a time; padded query rows are never compared
+        visible = torch.zeros(len(real), S, dtype=torch.bool)
+        for row, i in enumerate(real):
             if selected and ctx.mode == "bidirectional":
-                visible = [j for j in real if W is None or abs(i - j) < W]
+                cols = [j for j in real if W is None or abs(i - j) < W]
             else:
-                visible = [j for j in real if j <= i and (W is None or i - j < W)]
-            q = query[b, :, i].double()  # (H, D)
-            keys, vals = keys_b[:, visible], vals_b[:, visible]  # (H, V, D)
-            logits = torch.einsum("hvd,hd->hv", keys, q) * scale
-            if selected and ctx.mode in ("reroute", "inject"):
-                prefix = (k_pre[heads].double() * q).sum(-1) * scale + ctx.bias  # (H,)
-                logits = torch.cat([prefix[:, None], logits], dim=1)
-                vals = torch.cat([v_pre[heads].double()[:, None], vals], dim=1)
-            w = torch.exp(logits - logits.max(dim=1, keepdim=True).values)  # this query's softmax, written out
-            out[b, i] = torch.einsum("hv,hvd->hd", w / w.sum(dim=1, keepdim=True), vals).to(query.dtype)
+                cols = [j for j in real if j <= i and (W is None or i - j < W)]
+            visible[row, cols] = True
+        q = query[b][:, real].double()  # (H, Q, D)
+        logits = torch.einsum("hsd,hqd->hqs", keys_b, q) * scale
+        logits = logits.masked_fill(~visible, float("-inf"))
+        if selected and ctx.mode in ("reroute", "inject"):
+            prefix = torch.einsum("hd,hqd->hq", k_pre[heads].double(), q) * scale + ctx.bias  # (H, Q)
+            logits = torch.cat([prefix[..., None], logits], dim=2)  # the prefix is key 0 of every query
+        w = torch.exp(logits - logits.max(dim=2, keepdim=True).values)  # each query's softmax, written out
+        w = w / w.sum(dim=2, keepdim=True)
+        mixed = torch.einsum("hqs,hsd->hqd", w[..., -S:], vals_b)
+        if selected and ctx.mode in ("reroute", "inject"):
+            mixed = mixed + w[..., :1] * v_pre[heads].double()[:, None]
+        out[b, real] = mixed.transpose(0, 1).to(query.dtype)
     return out, None
 
 
