@@ -10,12 +10,19 @@ for _key, _value in OFFLINE_ENV.items():  # the offline environment; values the 
     os.environ.setdefault(_key, _value)
 
 import pytest  # noqa: E402
-import torch  # noqa: E402
 
-# the cores shared among xdist's workers: two workers at two threads each on two cores spend their time waiting
+# The cores shared among xdist's workers: two workers at two threads each on two cores spend their time
+# waiting. Set before torch is imported (torch reads it then), and inherited by the runs integration tests
+# start; torch is not imported here, so xdist's controller, which runs no test, starts without it.
 _THREADS = max(1, min(2, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
-torch.set_num_threads(_THREADS)
-os.environ.setdefault("OMP_NUM_THREADS", str(_THREADS))  # and the runs the integration tests start
+os.environ["OMP_NUM_THREADS"] = str(_THREADS)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _torch_threads():
+    import torch
+
+    torch.set_num_threads(_THREADS)
 
 ARCHS = ("llama", "mistral", "qwen3", "qwen2", "gemma3")
 

@@ -22,10 +22,21 @@ def composed(overrides: list[str]):
     return compose_config(overrides)
 
 
-@pytest.mark.parametrize("group, option", [(g, o) for g in GROUPS for o in options(g)])
-def test_every_group_option_composes_and_validates(group, option):
-    run = validate(composed([f"{group}={option}"]))
-    assert run is not None
+def rows() -> list[list[str]]:
+    """Every option of every group, in as few compositions as the largest group has options: row i takes
+    each group's i-th option (cycling the smaller groups), so each option is also checked beside others."""
+    opts = {g: options(g) for g in GROUPS}
+    return [[f"{g}={opts[g][i % len(opts[g])]}" for g in GROUPS] for i in range(max(map(len, opts.values())))]
+
+
+def test_the_rows_hold_every_group_option():
+    assert {o for row in rows() for o in row} == {f"{g}={o}" for g in GROUPS for o in options(g)}
+
+
+@pytest.mark.parametrize("row", rows(), ids=lambda row: ",".join(o.split("=")[1] for o in row))
+def test_every_group_option_composes_and_validates(row):
+    run = validate(composed(row))  # raises, naming the key, on the first option that does not
+    assert run.backbone.name == row[0].removeprefix("backbone=")
 
 
 @pytest.mark.parametrize("experiment", options("experiment"))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
+import torch
 
 from kvembed import Encoder, forward
 from kvembed.eval.tasks import get_task
@@ -51,11 +51,11 @@ def test_a_4096_token_input_keeps_the_suffix_and_both_paths_agree(arch, tiny_bac
     assert len(e.ids) == 4096 and e.truncated
     suffix = bb.tokenizer(" Compress the Context in one word:", add_special_tokens=False)["input_ids"]
     assert list(e.ids[-len(suffix):]) == suffix
-    short = enc.tokenize(["a short one"])[0]
-    batch = forward.make_batch([e, short], bb.tokenizer.pad_token_id, "right")
+    # one row: padding is the flat/masked tests' subject at short lengths; a padded 4,096-token batch
+    # costs five times as much on the CPU (SDPA's explicit-mask path)
+    batch = forward.make_batch([e], bb.tokenizer.pad_token_id, "right")
     outs = {impl: forward.run(bb.model, batch, routing=Overrides(routing_impl=impl).apply(spec).routing,
                               layers=enc.layers).last_hidden_state for impl in ("flat", "masked")}
     m = batch.real
     assert float((outs["flat"][m] - outs["masked"][m]).abs().max()) < 1e-5
-    emb = enc.encode([text, "a short one"], batch_size=2)
-    assert np.isfinite(emb).all()
+    assert torch.isfinite(outs["flat"][m]).all()
