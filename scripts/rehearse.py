@@ -50,7 +50,7 @@ def build(scratch: Path) -> None:
         build_hub(scratch / "hub", list(PUBLISHED))
         marker.write_text(made_by)
     build_datasets(scratch / "datasets", tasks)
-    build_locov1(scratch / "datasets", ROOT / "tests" / "fixtures" / "locov1")
+    build_locov1(scratch / "datasets", ROOT / "tests" / "fixtures" / "locov1", longest=max(locov1_lengths()))
 
 
 def run(cmd: list[str], env: dict[str, str]) -> None:

@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import rehearse  # noqa: E402
 
 sys.path.pop(0)
+FIXTURE = Path(__file__).parent / "fixtures" / "locov1"
 
 
 def test_every_mteb_table1_task_loads_through_mtebs_own_loader_from_the_rehearsal_cache(tmp_path, monkeypatch):
@@ -47,17 +48,40 @@ def test_the_rehearsal_slice_fills_table1_and_the_locov1_table(tmp_path):
     rows = pd.concat(pd.read_parquet(f) for f in (results / "runs").rglob("*.parquet")
                      if not f.name.endswith(".items.parquet"))
     assert set(rows["backbone_source"]) >= {"Qwen/Qwen3-4B", "mistralai/Mistral-7B-v0.1", "meta-llama/Llama-3.1-8B"}
+    # the longest swept length truncated a real input on every stand-in's tokenizer
+    import datasets
+    from transformers import AutoTokenizer
+
+    from kvembed.eval.tasks.locov1 import DOCUMENTS_REPO
+
+    docs = datasets.load_dataset(DOCUMENTS_REPO, split="test", cache_dir=str(tmp_path / "datasets"))
+    longest = max(docs["passage"], key=len)
+    for hub_id in ("Qwen/Qwen3-4B", "mistralai/Mistral-7B-v0.1", "meta-llama/Llama-3.1-8B"):
+        tok = AutoTokenizer.from_pretrained(hub_id, cache_dir=tmp_path / "hub", local_files_only=True)
+        assert len(tok(longest)["input_ids"]) > max(rehearse.locov1_lengths()), hub_id
+
+
+def test_the_rehearsal_locov1_rows_keep_every_query_and_answer_and_one_document_outgrows_the_longest_length():
+    from kvembed.harness.rehearsal import locov1_rows
+
+    queries, documents = (pd.read_json(FIXTURE / f, lines=True) for f in ("queries.jsonl", "documents.jsonl"))
+    q, d = locov1_rows(queries, documents, longest=4096, words=300)
+    words = [len(p.split()) for p in d["passage"]]
+    assert sum(w > 4096 for w in words) == 1 and max(w for w in words if w <= 4096) <= 300
+    assert q.equals(queries) and list(d["pid"]) == list(documents["pid"])
+    assert {p for pids in q["answer_pids"] for p in pids} <= set(d["pid"])
 
 
 def test_every_table1_method_has_its_per_backbone_layers_within_the_stand_ins_depth():
     """The stand-ins keep the depth every method's official layer setting needs (Token Prepending on Qwen
     ends at layer 6, Contrastive Prompting on Llama-3 steers layer 6), or the whole grid fails on them."""
     from kvembed.backbones import BACKBONES
-    from kvembed.harness.jobs import experiment_jobs
+    from kvembed.harness.jobs import expand
     from kvembed.harness.rehearsal import PUBLISHED, SMALL, config_dict
     from kvembed.methods import get_method
 
-    methods = {j.config.method.name.value for j in experiment_jobs("table1")}
+    methods = {o.split("=", 1)[1] for job in expand("table1") for o in job if o.startswith("method=")}
+    assert len(methods) >= 9
     for name, spec in BACKBONES.items():
         if spec.hub_id not in PUBLISHED:
             continue

@@ -17,7 +17,10 @@ import hashlib
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -313,13 +316,34 @@ def build_datasets(cache: Path, task_names: list[str]) -> list[str]:
     return task_names
 
 
-def build_locov1(cache: Path, folder: Path) -> None:
+def locov1_rows(queries: pd.DataFrame, documents: pd.DataFrame, longest: int,
+                words: int = 300) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rehearsal's LoCoV1 rows from a folder's: every query and document kept, each document cut to at most
+    ``words`` words, except one (the first query's answer) made longer than ``longest`` tokens by repeating its
+    own text, so the sweep's longest length truncates a real input. Every word is at least one token for the
+    stand-ins' tokenizers (ByteLevel and Metaspace pre-tokenisation), so ``longest + 1`` words are enough.
+    Long documents are what the sweep costs (attention grows with the square of the length): cutting the rest
+    keeps the whole grid on two CPU cores."""
+    documents = documents.copy()
+    passages = documents["passage"].fillna("").astype(str)
+    documents["passage"] = [" ".join(p.split()[:words]) if len(p.split()) > words else p for p in passages]
+    long_pid = queries["answer_pids"].iloc[0][0]
+    row = documents.index[documents["pid"] == long_pid][0]
+    base = passages[row].split() or ["word"]
+    documents.loc[row, "passage"] = " ".join((base * (longest // len(base) + 2))[: longest + 1])
+    return queries, documents
+
+
+def build_locov1(cache: Path, folder: Path, longest: int | None = None) -> None:
     """LoCoV1's two hub datasets (queries, documents; split ``test``) from a folder in their layout
-    (``queries.jsonl``, ``documents.jsonl``, e.g. the repository's fixture), into the datasets cache."""
+    (``queries.jsonl``, ``documents.jsonl``, e.g. the repository's fixture), into the datasets cache; with
+    ``longest``, the rows are the rehearsal's (``locov1_rows``)."""
     import pandas as pd
 
     from ..eval.tasks.locov1 import DOCUMENTS_REPO, QUERIES_REPO
 
-    for repo, file in ((QUERIES_REPO, "queries.jsonl"), (DOCUMENTS_REPO, "documents.jsonl")):
-        table = pd.read_json(Path(folder) / file, lines=True)
+    queries, documents = (pd.read_json(Path(folder) / f, lines=True) for f in ("queries.jsonl", "documents.jsonl"))
+    if longest is not None:
+        queries, documents = locov1_rows(queries, documents, longest)
+    for repo, table in ((QUERIES_REPO, queries), (DOCUMENTS_REPO, documents)):
         write_dataset_cache(repo, "main", {"default": {"test": {c: table[c].tolist() for c in table.columns}}}, cache)
