@@ -307,3 +307,28 @@ def test_a_run_on_another_split_gets_its_own_result_folder():
     from kvembed.harness.run import result_key
 
     assert result_key(test.config)["split"] is None and result_key(dev.config)["split"] == "validation"
+
+
+def test_wandb_gets_each_tasks_scores_as_a_table_and_its_measures_as_scalars(tmp_path):
+    """The settings every row repeats are the W&B run's config: the per-task table holds the scores only."""
+    import wandb
+
+    from kvembed.harness.results import SCORE_COLUMNS
+    from kvembed.harness.tracking import Tracker
+
+    class Run:
+        summary: dict = {}
+        logged: list = []
+
+        def log(self, payload):
+            self.logged.append(payload)
+
+    rows = pd.DataFrame({"backbone": ["x", "x"], "method": ["kvembed"] * 2, "wall_seconds": [1.5, 1.5],
+                         "n_samples": [10, 10], "split": ["test"] * 2, "subset": ["default"] * 2,
+                         "metric": ["ndcg_at_10", "main_score"], "value": [0.5, 0.5], "is_main": [False, True]})
+    tracker = Tracker({"name": "none"}, {}, "job", "group")
+    tracker.run = Run()
+    tracker.log_task("T", rows)
+    (payload,) = tracker.run.logged
+    assert isinstance(payload["T/table"], wandb.Table) and tuple(payload["T/table"].columns) == SCORE_COLUMNS
+    assert payload["T/wall_seconds"] == 1.5 and payload["T/n_samples"] == 10 and payload["T/main_score"] == 0.5

@@ -67,8 +67,11 @@ def package_versions() -> str:
     return json.dumps(out, sort_keys=True)
 
 
+SCORE_COLUMNS = ("split", "subset", "metric", "value", "is_main")  # what varies within one task's rows
+
+
 def flatten_scores(task_result) -> list[dict[str, Any]]:
-    """mteb TaskResult → rows (split, subset, metric, value, is_main); numeric metrics only."""
+    """mteb TaskResult → rows (``SCORE_COLUMNS``); numeric metrics only."""
     rows = []
     for split, entries in task_result.scores.items():
         for entry in entries:

@@ -8,7 +8,10 @@ from typing import Any
 
 import pandas as pd
 
+from .results import SCORE_COLUMNS
+
 log = logging.getLogger(__name__)
+TASK_MEASURES = ("n_samples", "wall_seconds", "encode_seconds", "tokens_per_s", "peak_memory_mb", "cache_hit_rate")
 
 LOGGERS = ("wandb", "none")
 
@@ -45,13 +48,19 @@ class Tracker:
         return str(Path(*parts[parts.index("wandb"):])) if "wandb" in parts else path.name
 
     def log_task(self, task: str, rows: pd.DataFrame) -> None:
+        """The task's scores as a table (one row per split, subset and metric) and its measures as scalars;
+        the settings every row repeats are the run's config already. (Logging all ~57 columns of every row
+        cost W&B's per-cell typing ~2 s a task: more than a small task's whole evaluation.)"""
         if self.run is None:
             return
         try:
             import wandb
 
             main = rows.loc[rows["is_main"], "value"]
-            payload = {f"{task}/table": wandb.Table(dataframe=rows.astype(str))}
+            payload = {f"{task}/table": wandb.Table(dataframe=rows[list(SCORE_COLUMNS)].astype(str))}
+            first = rows.iloc[0]
+            payload.update({f"{task}/{m}": float(first[m]) for m in TASK_MEASURES
+                            if m in rows.columns and pd.notna(first[m])})
             if len(main):
                 payload[f"{task}/main_score"] = float(main.mean())
                 self.run.summary[f"{task}/main_score"] = float(main.mean())
