@@ -67,20 +67,24 @@ def locov1_lengths() -> list[int]:
                   reverse=True)
 
 
-def run_pool(cmds: list[list[str]], env: dict[str, str], workers: int) -> None:
-    """Run independent drivers, ``workers`` at a time (each single-threaded), starting them in the order given
-    (costliest first, so the cores finish together); fail if any does."""
-    waiting, running, failed = list(cmds), [], []
+def run_pool(lanes: list[list[list[str]]], env: dict[str, str], workers: int) -> None:
+    """Run independent lanes of drivers, ``workers`` lanes at a time (each driver single-threaded; a lane's
+    drivers one after another), starting them in the order given (costliest first, so the cores finish
+    together); fail if any driver does."""
+    waiting, running, failed = [list(lane) for lane in lanes], [], []
     while waiting or running:
         while waiting and len(running) < workers:
-            cmd = waiting.pop(0)
+            lane = waiting.pop(0)
+            cmd = lane.pop(0)
             print("+", " ".join(cmd), "&", flush=True)
-            running.append((cmd, subprocess.Popen(cmd, cwd=ROOT, env=env)))
+            running.append((cmd, subprocess.Popen(cmd, cwd=ROOT, env=env), lane))
         time.sleep(1)
-        for cmd, proc in [r for r in running if r[1].poll() is not None]:
-            running.remove((cmd, proc))
+        for cmd, proc, lane in [r for r in running if r[1].poll() is not None]:
+            running.remove((cmd, proc, lane))
             if proc.returncode != 0:
                 failed.append(" ".join(cmd))
+            elif lane:
+                waiting.insert(0, lane)  # the lane's next driver takes the freed core
     if failed:
         raise SystemExit(f"rehearse: failed: {failed}")
 
@@ -129,12 +133,16 @@ def main(argv: list[str] | None = None) -> None:
     locov1 = [sys.executable, "experiments/locov1_length.py", "--profile", "full", *common]
     # Table 1's grid and the LoCoV1 sweep share nothing but read-only caches; the sweep goes one length per
     # driver, the longest first (at 4,096 tokens it costs about as much as the whole Table 1 grid on the CPU)
+    # submitit's local executor starts every job of a sweep at once (array_parallelism is SLURM's): the whole
+    # grid's 27 jobs (~1 GB each) exhausted 24 GiB, so through it Table 1 goes one backbone's sweep at a time
+    table1_lane = ([[*table1, f"backbone={b}"] for b in BACKBONES]
+                   if args.launcher == "submitit_local" and not args.slice else [table1])
     if args.slice:  # the slice: the longest context only
-        drivers = [table1, [*locov1, "method=kvembed", "max_length=4096"]]
+        lanes = [table1_lane, [[*locov1, "method=kvembed", "max_length=4096"]]]
     else:
         longest, *rest = locov1_lengths()
-        drivers = [[*locov1, f"max_length={longest}"], table1, *([*locov1, f"max_length={n}"] for n in rest)]
-    run_pool(drivers, env, workers=os.cpu_count() or 2)
+        lanes = [[[*locov1, f"max_length={longest}"]], table1_lane, *([[*locov1, f"max_length={n}"]] for n in rest)]
+    run_pool(lanes, env, workers=os.cpu_count() or 2)
     from kvembed.report.tables import render
 
     render(results)  # once more, after every driver: each renders when it finishes

@@ -332,3 +332,12 @@ def test_wandb_gets_each_tasks_scores_as_a_table_and_its_measures_as_scalars(tmp
     (payload,) = tracker.run.logged
     assert isinstance(payload["T/table"], wandb.Table) and tuple(payload["T/table"].columns) == SCORE_COLUMNS
     assert payload["T/wall_seconds"] == 1.5 and payload["T/n_samples"] == 10 and payload["T/main_score"] == 0.5
+
+
+def test_a_fixed_value_of_a_swept_key_replaces_the_experiments_sweep_as_in_hydra():
+    """`experiment=table1 backbone=qwen3-4b` runs Table 1's methods on one backbone (Hydra's sweeper gives the
+    command line precedence); the expansion the drivers, the cost plan and the rehearsal read must agree."""
+    from kvembed.harness.jobs import expand
+
+    jobs = expand("table1", ["backbone=qwen3-4b"])
+    assert len(jobs) == len(expand("table1")) // 3 and all("backbone=qwen3-4b" in j for j in jobs)

@@ -58,8 +58,11 @@ def expand(experiment: str | None, overrides: Sequence[str] = ()) -> list[list[s
     fixed = [o for o in overrides if not is_sweep(o)]
     base = [f"experiment={experiment}"] if experiment else []
     cfg = compose_config([*base, *fixed], hydra=True)
-    params = [f"{k}={v}" for k, v in (cfg.hydra.sweeper.params or {}).items()]
-    sweeps = params + [o for o in overrides if is_sweep(o)]
+    swept = cfg.hydra.sweeper.params or {}
+    params = [f"{k}={v}" for k, v in swept.items()]
+    # as Hydra's sweeper: the command line's overrides come after the experiment's sweep and win, so a fixed
+    # value of a swept key (backbone=qwen3-4b) replaces that sweep
+    sweeps = params + [o for o in overrides if is_sweep(o) or o.split("=", 1)[0].lstrip("+~") in swept]
     if not sweeps:
         return [[]]
     parsed = OverridesParser.create().parse_overrides(sweeps)
