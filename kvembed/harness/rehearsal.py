@@ -326,7 +326,7 @@ def locov1_rows(queries: pd.DataFrame, documents: pd.DataFrame, longest: int,
     keeps the whole grid on two CPU cores."""
     documents = documents.copy()
     passages = documents["passage"].fillna("").astype(str)
-    documents["passage"] = [" ".join(p.split()[:words]) if len(p.split()) > words else p for p in passages]
+    documents["passage"] = [" ".join(w[:words]) if len(w := p.split()) > words else p for p in passages]
     long_pid = queries["answer_pids"].iloc[0][0]
     row = documents.index[documents["pid"] == long_pid][0]
     base = passages[row].split() or ["word"]
