@@ -91,3 +91,17 @@ def test_every_table1_method_has_its_per_backbone_layers_within_the_stand_ins_de
             for baseline in (m.token_prepending, m.contrastive):
                 if baseline is not None:
                     baseline.settings(spec.hub_id, name, depth)  # raises when the layers do not fit
+
+
+@pytest.mark.parametrize("hub_id", ["Qwen/Qwen3-4B", "meta-llama/Llama-3.1-8B"])
+def test_the_stand_in_tokenizer_has_the_real_special_ids_and_no_other_added_tokens(hub_id):
+    """The ids below the specials are ordinary (never produced) vocabulary, as in the real tokenizers: as
+    ~150k added tokens they made every load of a stand-in take ~10 s."""
+    from kvembed.harness.rehearsal import PUBLISHED, tokenizer
+
+    tok, specials = tokenizer(hub_id), PUBLISHED[hub_id].specials
+    assert {t: tok.convert_tokens_to_ids(t) for t in specials} == specials
+    assert set(tok.get_added_vocab()) == set(specials)
+    assert len(tok) == max(specials.values()) + 1 <= PUBLISHED[hub_id].config["vocab_size"]
+    ids = tok("A man is playing a flute.<|filler_5000|>")["input_ids"]
+    assert all(i < 2000 or i in specials.values() for i in ids)  # a placeholder's spelling stays plain text

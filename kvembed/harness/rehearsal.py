@@ -14,6 +14,7 @@ The configuration values are copied from each model's published ``config.json`` 
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,8 +123,8 @@ def config_dict(hub_id: str, **overrides: Any) -> dict[str, Any]:
 
 def tokenizer(hub_id: str, vocab_size: int | None = None, merges: int = 2000):
     """A small BPE tokenizer with the family's special tokens at their real ids and its BOS convention.
-    Ordinary tokens take the lowest ids; ids between them and the specials are unused fillers (as the
-    real vocabularies reserve ranges), so ``len(tokenizer)`` stays within ``vocab_size``."""
+    Trained tokens take the lowest ids; ids between them and the specials are ordinary placeholder tokens
+    that no text produces, so ``len(tokenizer)`` stays within ``vocab_size``."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -145,14 +146,17 @@ def tokenizer(hub_id: str, vocab_size: int | None = None, merges: int = 2000):
     trainer = trainers.BpeTrainer(vocab_size=merges, special_tokens=low, initial_alphabet=alphabet,
                                   show_progress=False)
     tok.train_from_iterator(unique_sentences("train"), trainer=trainer)
-    # the specials at their real ids: fill the gap with unused placeholder tokens, then add them in order;
-    # a reduced vocabulary (geometry tests) keeps the same tokens right after the trained ones instead
+    # the specials at their real ids. Real vocabularies are ordinary tokens up to there, so the gap is filled
+    # with ordinary placeholder tokens no merge can produce; as added tokens instead, the ~150k placeholders
+    # made every load of the tokenizer take ~10 s. A reduced vocabulary (geometry tests) keeps the same
+    # specials right after the trained tokens instead.
     high = sorted(((t, i) for t, i in pub.specials.items() if t not in low), key=lambda x: x[1])
     if high and size > high[-1][1]:
-        start, added = tok.get_vocab_size(), []
-        for token, idx in high:
-            added += [f"<|filler_{i}|>" for i in range(start + len(added), idx)] + [token]
-        tok.add_special_tokens(added)
+        data = json.loads(tok.to_str())
+        vocab, ids = data["model"]["vocab"], {i: t for t, i in high}
+        vocab.update({ids.get(i, f"<|filler_{i}|>"): i for i in range(tok.get_vocab_size(), high[-1][1] + 1)})
+        tok = Tokenizer.from_str(json.dumps(data))
+        tok.add_special_tokens([t for t, _ in high])  # already in the vocabulary: their ids stay
         assert all(tok.token_to_id(t) == i for t, i in pub.specials.items()), "special ids moved"
     elif high:
         tok.add_special_tokens([t for t, _ in high])
