@@ -171,18 +171,20 @@ def test_over_long_texts_are_truncated_not_rejected(llama):
 
 # ------------------------------------------------------------------ CLI
 @pytest.mark.integration
-def test_cli_encodes_a_text_file_and_jsonl(tmp_path):
+def test_cli_encodes_a_text_file_and_jsonl(tmp_path, capsys):
+    from kvembed.cli import main
+
     txt = tmp_path / "in.txt"
     txt.write_text("A girl is styling her hair.\nA man plays guitar.\n")
     jl = tmp_path / "in.jsonl"
     jl.write_text("\n".join(json.dumps({"text": t}) for t in ["one", "two", "three"]) + "\n")
-    for src, n in ((txt, 2), (jl, 3)):
-        out = tmp_path / f"{src.stem}.npy"
-        cmd = [sys.executable, "-m", "kvembed.cli", "encode", "--model", "tiny-llama", "--method", "prompteol",
-               "--input", str(src), "--output", str(out)]
-        subprocess.run(cmd, check=True, capture_output=True)
-        assert np.load(out).shape == (n, 64)
-    bad = subprocess.run([sys.executable, "-m", "kvembed.cli", "encode", "--model", "tiny-llama", "--method",
-                          "nope", "--input", str(txt), "--output", str(tmp_path / "x.npy")],
-                         capture_output=True, text=True)
-    assert bad.returncode != 0 and "Unknown method 'nope'" in bad.stderr
+    args = ["encode", "--model", "tiny-llama", "--method", "prompteol"]
+    # the installed entry point once, as a user runs it; the other cases through the same main() in this process
+    subprocess.run([sys.executable, "-m", "kvembed.cli", *args, "--input", str(txt), "--output",
+                    str(tmp_path / "in.npy")], check=True, capture_output=True)
+    main([*args, "--input", str(jl), "--output", str(tmp_path / "jl.npy")])
+    assert np.load(tmp_path / "in.npy").shape == (2, 64) and np.load(tmp_path / "jl.npy").shape == (3, 64)
+    with pytest.raises(SystemExit) as bad:
+        main(["encode", "--model", "tiny-llama", "--method", "nope", "--input", str(txt), "--output",
+              str(tmp_path / "x.npy")])
+    assert bad.value.code == 2 and "Unknown method 'nope'" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""A sweep through submitit's local executor (the SLURM code path) gives the basic launcher's results."""
+"""A Hydra multirun from the command line writes one result file per task per job, and the same sweep through
+submitit's local executor (the SLURM code path) gives the basic launcher's results."""
 
 from __future__ import annotations
 
@@ -12,23 +13,28 @@ from kvembed.harness import results
 
 pytestmark = pytest.mark.integration
 
-ARGS = ["backbone=tiny-llama", "benchmark=offline_smoke", "benchmark.limit=16", "benchmark.tasks=[STSBenchmark]",
+TASKS = ["STSBRetrieval.proxy", "STSBenchmark"]
+ARGS = ["backbone=tiny-llama", "benchmark=offline_smoke", "benchmark.limit=16", f"benchmark.tasks=[{','.join(TASKS)}]",
         "layers=explicit", "layers.layers=[2,3]", "logger=none", "bias=0,2"]
 
 
-def sweep(tmp_path, launcher: str) -> pd.DataFrame:
+def sweep(tmp_path, launcher: str) -> pd.Series:
+    """Main scores by (bias, task) of the sweep through ``launcher``; each job has its own folder of task files."""
     out = tmp_path / launcher
     cmd = [sys.executable, "-m", "kvembed.run", "--multirun", f"launcher={launcher}", *ARGS,
            f"results_dir={out}", f"hydra.sweep.dir={out}/multirun"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    frame = pd.concat(pd.read_parquet(f) for f in results.task_files(out / "runs"))
-    return frame[frame["is_main"]].set_index("bias")["value"].sort_index()
+    files = results.task_files(out / "runs")
+    folders = sorted({f.parent for f in files})
+    assert len(folders) == 2 and all([f.stem for f in results.task_files(d)] == TASKS for d in folders)
+    frame = pd.concat(pd.read_parquet(f) for f in files)
+    return frame[frame["is_main"]].set_index(["bias", "task_name"])["value"].sort_index()
 
 
-def test_submitit_local_sweep_matches_the_basic_launcher(tmp_path):
+def test_a_multirun_writes_each_jobs_tasks_and_submitit_local_matches_the_basic_launcher(tmp_path):
     basic = sweep(tmp_path, "basic")
+    assert list(basic.index) == [(b, t) for b in (0.0, 2.0) for t in sorted(TASKS)]
     local = sweep(tmp_path, "submitit_local")
-    assert list(basic.index) == [0.0, 2.0]
     pd.testing.assert_series_equal(basic, local)
     assert list((tmp_path / "submitit_local" / "multirun" / ".submitit").iterdir()), "submitit ran the jobs"

@@ -1,5 +1,7 @@
 """``make prefetch``: it reads the benchmark configs where they live (inside the package) and names the
-tasks of each; a moved config folder or an unknown benchmark is a clear error, never a crash."""
+tasks of each; a moved config folder or an unknown benchmark is a clear error, never a crash. Its real path
+against the rehearsal hub (pin the commit, runs load and record it) is checked by the rehearsal slice
+(``tests/test_rehearsal.py``)."""
 
 from __future__ import annotations
 
@@ -48,38 +50,3 @@ def test_prefetch_runs_over_every_task_of_a_benchmark(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "qwen3-4b: Qwen/Qwen3-4B" in out and "(revision -4B)" in out
     assert seen == prefetch.benchmark_tasks("sts")
-
-
-@pytest.mark.integration
-def test_prefetch_pins_the_rehearsal_hubs_commit_and_the_run_loads_that_commit_with_the_hub_off(tmp_path):
-    """The real path, hub switched off: the backbone under its real hub id in a hub cache (the rehearsal
-    hub), ``prefetch --pin`` resolves and writes its commit, and loading by name gets the real architecture."""
-    import os
-    import shutil
-    import subprocess
-
-    from kvembed.harness.rehearsal import build_hub
-    from kvembed.harness.run import CONFIG_DIR
-
-    commit = build_hub(tmp_path / "hub", ["Qwen/Qwen3-4B"])["Qwen/Qwen3-4B"]
-    shutil.copytree(Path(CONFIG_DIR) / "backbone", tmp_path / "configs" / "backbone")
-    env = dict(os.environ, HF_HUB_CACHE=str(tmp_path / "hub"), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
-    script = Path(__file__).resolve().parents[1] / "scripts" / "prefetch.py"
-    out = subprocess.run([sys.executable, str(script), "--pin", "--config-dir", str(tmp_path / "configs"),
-                          "--backbones", "qwen3-4b", "--benchmarks"], env=env, capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert f"(revision {commit}; pinned in" in out.stdout
-    assert f"revision: {commit}\n" in (tmp_path / "configs" / "backbone" / "qwen3-4b.yaml").read_text()
-    probe = ("from kvembed.backbones import load_backbone; import sys; "
-             "b = load_backbone('qwen3-4b', revision=sys.argv[1], dtype='float32', device='cpu'); c = b.model.config; "
-             "print(type(b.model).__name__, c.num_attention_heads, c.num_key_value_heads, c.head_dim, "
-             "b.tokenizer.convert_ids_to_tokens(b.tokenizer('A cat.')['input_ids'][0]))")
-    loaded = subprocess.run([sys.executable, "-c", probe, commit], env=env, capture_output=True, text=True)
-    assert loaded.returncode == 0, loaded.stderr[-2000:]
-    assert loaded.stdout.split()[-5:] == ["Qwen3Model", "4", "1", "128", "A"]  # 4:1 at head_dim 128; no BOS
-    # loaded by name without a revision (offline, from the cache), the run records the commit it loaded
-    unpinned = subprocess.run([sys.executable, "-c", "from kvembed.backbones import load_backbone; "
-                               "print(load_backbone('qwen3-4b', dtype='float32', device='cpu').revision)"],
-                              env=env, capture_output=True, text=True)
-    assert unpinned.returncode == 0, unpinned.stderr[-2000:]
-    assert unpinned.stdout.split()[-1] == commit

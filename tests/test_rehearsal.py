@@ -39,15 +39,38 @@ def test_every_mteb_table1_task_loads_through_mtebs_own_loader_from_the_rehearsa
 
 @pytest.mark.integration
 def test_the_rehearsal_slice_fills_table1_and_the_locov1_table(tmp_path):
+    """Also ``make prefetch`` on the real path with the hub switched off: it pins the rehearsal hub's commit, the
+    runs load each backbone by its hub id and record that commit, and loading the pinned commit by name gets
+    the real architecture."""
+    import os
+    import subprocess
+
     rehearse.main(["--slice", "--scratch", str(tmp_path)])  # exits non-zero when a cell is missing
     results = tmp_path / "results-slice" / "basic"
     table = pd.read_csv(results / "table1.csv")
     assert set(table["backbone"]) == set(rehearse.BACKBONES) and set(table["method"]) == {"kvembed", "mean"}
-    pinned = (tmp_path / "configs" / "backbone" / "qwen3-4b.yaml").read_text()
-    assert "revision: null" not in pinned  # prefetch pinned the rehearsal hub's commit into the scratch copy
     rows = pd.concat(pd.read_parquet(f) for f in (results / "runs").rglob("*.parquet")
                      if not f.name.endswith(".items.parquet"))
-    assert set(rows["backbone_source"]) >= {"Qwen/Qwen3-4B", "mistralai/Mistral-7B-v0.1", "meta-llama/Llama-3.1-8B"}
+    hub_ids = {"qwen3-4b": "Qwen/Qwen3-4B", "mistral-7b": "mistralai/Mistral-7B-v0.1",
+               "llama-3.1-8b": "meta-llama/Llama-3.1-8B"}
+    commits = {name: (tmp_path / "hub" / f"models--{hub_id.replace('/', '--')}" / "refs" / "main").read_text()
+               for name, hub_id in hub_ids.items()}
+    for name, hub_id in hub_ids.items():
+        pinned = (tmp_path / "configs" / "backbone" / f"{name}.yaml").read_text()
+        assert f"revision: {commits[name]}\n" in pinned, name  # prefetch pinned the commit into the scratch copy
+        ran = rows[rows["backbone"] == name]
+        assert set(ran["backbone_source"]) == {hub_id} and set(ran["revision"]) == {commits[name]}, name
+    probe = ("from kvembed.backbones import load_backbone; import sys\n"
+             "for name, commit in zip(sys.argv[1::2], sys.argv[2::2]):\n"
+             "    b = load_backbone(name, revision=commit, dtype='float32', device='cpu'); c = b.model.config\n"
+             "    print(type(b.model).__name__, c.num_attention_heads, c.num_key_value_heads, c.head_dim, "
+             "b.tokenizer.convert_ids_to_tokens(b.tokenizer('A cat.')['input_ids'][0]), b.revision == commit)")
+    env = dict(os.environ, **rehearse.environment(tmp_path))
+    loaded = subprocess.run([sys.executable, "-c", probe, *(x for kv in commits.items() for x in kv)], env=env,
+                            capture_output=True, text=True)
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert loaded.stdout.splitlines()[-3:] == [  # 4:1 at head_dim 128; each family's BOS convention
+        "Qwen3Model 4 1 128 A True", "MistralModel 4 1 128 <s> True", "LlamaModel 4 1 128 <|begin_of_text|> True"]
     # the longest swept length truncated a real input on every stand-in's tokenizer
     import datasets
     from transformers import AutoTokenizer
@@ -56,7 +79,7 @@ def test_the_rehearsal_slice_fills_table1_and_the_locov1_table(tmp_path):
 
     docs = datasets.load_dataset(DOCUMENTS_REPO, split="test", cache_dir=str(tmp_path / "datasets"))
     longest = max(docs["passage"], key=len)
-    for hub_id in ("Qwen/Qwen3-4B", "mistralai/Mistral-7B-v0.1", "meta-llama/Llama-3.1-8B"):
+    for hub_id in hub_ids.values():
         tok = AutoTokenizer.from_pretrained(hub_id, cache_dir=tmp_path / "hub", local_files_only=True)
         assert len(tok(longest)["input_ids"]) > max(rehearse.locov1_lengths()), hub_id
 
