@@ -14,11 +14,18 @@ Writes ``results/bench.md`` and ``results/bench.parquet``.
 
 from __future__ import annotations
 
+import os
+import sys
+
+# Re-exec with glibc's mmap threshold fixed, so freed tensors go back to the OS at once: glibc otherwise raises
+# the threshold after large frees and keeps the memory in its heap, so the first method measured would pay for
+# every later one and RSS deltas would lie. Done before the heavy imports, which the new process makes anyway.
+if __name__ == "__main__" and os.environ.get("MALLOC_MMAP_THRESHOLD_") is None:
+    os.execve(sys.executable, [sys.executable, *sys.argv], dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536"))
+
 import argparse
 import ctypes
-import os
 import platform
-import sys
 import threading
 import time
 from pathlib import Path
@@ -114,19 +121,7 @@ def timed(enc: Encoder, texts: list[str], batch_size: int) -> tuple[float, float
     return seconds, mem.peak_mb, int(enc.stats["tokens"] - before)
 
 
-def _exact_cpu_memory() -> None:
-    """Re-exec with glibc's mmap threshold fixed, so freed tensors go back to the OS at once.
-
-    glibc otherwise raises the threshold after large frees and keeps the memory in its heap: the
-    first method measured would then pay for every later one, and RSS deltas would lie.
-    """
-    if os.environ.get("MALLOC_MMAP_THRESHOLD_") is None:
-        env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
-        os.execve(sys.executable, [sys.executable, *sys.argv], env)
-
-
 def main() -> None:
-    _exact_cpu_memory()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--dtype", default="auto")

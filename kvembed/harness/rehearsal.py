@@ -17,6 +17,7 @@ import hashlib
 import json
 import shutil
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -128,8 +129,6 @@ def tokenizer(hub_id: str, vocab_size: int | None = None, merges: int = 2000):
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
-    from ..data.stsb import unique_sentences
-
     pub = PUBLISHED[hub_id]
     size = vocab_size or pub.config["vocab_size"]
     tok = Tokenizer(models.BPE(unk_token=pub.unk))
@@ -145,7 +144,7 @@ def tokenizer(hub_id: str, vocab_size: int | None = None, merges: int = 2000):
     low = [t for t, i in sorted(pub.specials.items(), key=lambda x: x[1]) if i < merges]
     trainer = trainers.BpeTrainer(vocab_size=merges, special_tokens=low, initial_alphabet=alphabet,
                                   show_progress=False)
-    tok.train_from_iterator(unique_sentences("train"), trainer=trainer)
+    tok.train_from_iterator(_sentences(), trainer=trainer)
     # the specials at their real ids. Real vocabularies are ordinary tokens up to there, so the gap is filled
     # with ordinary placeholder tokens no merge can produce; as added tokens instead, the ~150k placeholders
     # made every load of the tokenizer take ~10 s. A reduced vocabulary (geometry tests) keeps the same
@@ -233,10 +232,15 @@ def build_hub(cache: Path, hub_ids: list[str] | None = None, **overrides: Any) -
 # ``load_data`` and evaluators run on them unchanged. Rows are STS-B sentences, not the tasks' data.
 
 
-def _texts(n: int, offset: int = 0) -> list[str]:
+@cache  # every tokenizer and every task's rows draw from it
+def _sentences() -> tuple[str, ...]:
     from ..data.stsb import unique_sentences
 
-    pool = unique_sentences("train")
+    return tuple(unique_sentences("train"))
+
+
+def _texts(n: int, offset: int = 0) -> list[str]:
+    pool = _sentences()
     return [pool[(offset + i) % len(pool)] for i in range(n)]
 
 
