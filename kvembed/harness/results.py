@@ -19,6 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..paths import atomic_write_bytes, stable_hash
@@ -153,11 +154,13 @@ def _finished_row(path_name: str, mtime_ns: int) -> dict[str, Any]:
     if "overrides" not in df:
         raise ValueError(f"{path} has no 'overrides' column (made before runs recorded their settings): "
                          "rerun it or migrate it")
-    main = df[df["is_main"]]
-    first = main[main["split"] == main["split"].iloc[0]]
-    row = first.iloc[0].to_dict()
+    # positions, not boolean-indexed copies: filtering copies every column, which was most of reading a file
+    main = np.flatnonzero(df["is_main"].to_numpy(dtype=bool))
+    split = df["split"].to_numpy()
+    first = main[split[main] == split[main[0]]]  # the main rows of the first evaluated split
+    row = df.iloc[first[0]].to_dict()
     items = items_file(path)
-    row.update({"main_score": float(first["value"].mean()), "settings": settings(row["overrides"]),
+    row.update({"main_score": float(df["value"].iloc[first].mean()), "settings": settings(row["overrides"]),
                 "items": str(items) if items.exists() else None, "folder": str(path.parent),
                 "result_file": str(path)})
     row.update({m: float(v) for m, v in zip(df["metric"], df["value"]) if str(m).startswith("geometry_")})
