@@ -4,6 +4,7 @@ results."""
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import pandas as pd
@@ -24,6 +25,9 @@ def sweep(tmp_path, launcher: str, monkeypatch) -> pd.Series:
 
     out = tmp_path / launcher
     monkeypatch.setattr(sys, "argv", list(sys.argv))  # the run command hands its arguments to Hydra by sys.argv
+    root = logging.getLogger()  # Hydra sets up logging for its jobs: this process's is put back afterwards
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    monkeypatch.setattr(root, "level", root.level)
     main(["run", "--multirun", f"launcher={launcher}", *ARGS, f"results_dir={out}", f"hydra.sweep.dir={out}/multirun"])
     files = results.task_files(out / "runs")
     folders = sorted({f.parent for f in files})
