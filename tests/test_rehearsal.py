@@ -42,7 +42,6 @@ def test_the_rehearsal_slice_fills_table1_and_the_locov1_table(tmp_path):
     """Also ``make prefetch`` on the real path with the hub switched off: it pins the rehearsal hub's commit, the
     runs load each backbone by its hub id and record that commit, and loading the pinned commit by name gets
     the real architecture."""
-    import os
     import subprocess
 
     rehearse.main(["--slice", "--scratch", str(tmp_path)])  # exits non-zero when a cell is missing
@@ -65,9 +64,8 @@ def test_the_rehearsal_slice_fills_table1_and_the_locov1_table(tmp_path):
              "    b = load_backbone(name, revision=commit, dtype='float32', device='cpu'); c = b.model.config\n"
              "    print(type(b.model).__name__, c.num_attention_heads, c.num_key_value_heads, c.head_dim, "
              "b.tokenizer.convert_ids_to_tokens(b.tokenizer('A cat.')['input_ids'][0]), b.revision == commit)")
-    env = dict(os.environ, **rehearse.environment(tmp_path))
-    loaded = subprocess.run([sys.executable, "-c", probe, *(x for kv in commits.items() for x in kv)], env=env,
-                            capture_output=True, text=True)
+    loaded = subprocess.run([sys.executable, "-c", probe, *(x for kv in commits.items() for x in kv)],
+                            env=rehearse.environment(tmp_path), capture_output=True, text=True)
     assert loaded.returncode == 0, loaded.stderr[-2000:]
     assert loaded.stdout.splitlines()[-3:] == [  # 4:1 at head_dim 128; each family's BOS convention
         "Qwen3Model 4 1 128 A True", "MistralModel 4 1 128 <s> True", "LlamaModel 4 1 128 <|begin_of_text|> True"]

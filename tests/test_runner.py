@@ -151,8 +151,8 @@ def test_wandb_failure_never_blocks_parquet(tmp_path, monkeypatch):
     assert len(df) and next((tmp_path / "runs").rglob("STSBenchmark.parquet")).exists()
 
 
-def _cli(tmp_path: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "kvembed.run", *BASE, f"results_dir={tmp_path}", "logger=none", *extra]
+def _cli(tmp_path: Path) -> list[str]:
+    return [sys.executable, "-m", "kvembed.run", *BASE, f"results_dir={tmp_path}", "logger=none"]
 
 
 def test_killed_run_loses_nothing_and_repeats_nothing(tmp_path):
