@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .paths import atomic_write_bytes, cache_dir, stable_hash
+from .provenance import code_version
 from .twonn import ESTIMATORS, intrinsic_dimension
 
 log = logging.getLogger(__name__)
@@ -179,8 +180,10 @@ def select_auto(spec: LayerSpec, num_layers: int, states_fn: Callable[[str], np.
     The cache is keyed by the backbone, its revision, the sample set, the prompt and the ID options;
     the window rule is applied on load, so changing it does not recompute the curve.
     """
+    # the code is part of the key: a fix to the estimator never serves a curve the old code measured
     key_parts = dict(cache_parts, representation=spec.representation, estimator=spec.estimator,
-                     n_samples=spec.n_samples, sample_set=spec.sample_set, num_layers=num_layers)
+                     n_samples=spec.n_samples, sample_set=spec.sample_set, num_layers=num_layers,
+                     code=code_version("embeddings"))
     path = cache_dir("layers") / f"{auto_cache_key(key_parts)}.json"
     curve = None
     if path.exists():

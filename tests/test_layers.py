@@ -63,6 +63,24 @@ def test_auto_is_cached_on_disk(tmp_path, monkeypatch):
     assert len(calls) == 2  # another backbone is another cache entry
 
 
+def test_a_curve_measured_by_other_code_is_measured_again(tmp_path, monkeypatch):
+    """A fix to the ID estimate must not be served the curve the old code measured."""
+    import kvembed.layers as layers
+
+    monkeypatch.setenv("KVEMBED_CACHE", str(tmp_path))
+    calls = []
+
+    def states(rep):
+        calls.append(rep)
+        return np.random.default_rng(len(calls)).normal(size=(6, 50, 8))
+
+    spec = LayerSpec(skip_first=0.0, width=0.2)
+    select_auto(spec, 6, states, {"backbone": "x"})
+    monkeypatch.setattr(layers, "code_version", lambda scope="embeddings": "a-fixed-estimator")
+    select_auto(spec, 6, states, {"backbone": "x"})
+    assert len(calls) == 2
+
+
 def test_the_shipped_id_sample_is_the_first_thousand_unique_stsb_training_sentences():
     from kvembed.data.stsb import ID_SAMPLE, ID_SAMPLE_SIZE, unique_sentences
 
