@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import hub
+from . import hub, pins
 from .paths import atomic_dir, cache_dir, stable_hash
 
 log = logging.getLogger(__name__)
@@ -280,8 +280,9 @@ def locate(model: str, revision: str | None = None) -> tuple[str, str, str | Non
         if spec.gguf_package or spec.gguf_parts_packages:
             gguf = _gguf_path(spec)
             return model, str(_converted_gguf_dir(gguf, spec.name)), None, spec
-        cached = _ensure_hub_available(spec.hub_id, revision or spec.revision)
-        return model, spec.hub_id, cached or revision or spec.revision, spec
+        wanted = revision or pins.pinned(model) or spec.revision  # explicit, then `make prefetch`'s pin
+        cached = _ensure_hub_available(spec.hub_id, wanted)
+        return model, spec.hub_id, cached or wanted, spec
     path = Path(model).expanduser()
     if path.is_dir():
         if not (path / "config.json").exists():

@@ -1,7 +1,9 @@
 """Download the configured backbones and benchmark datasets into the local caches, so that later runs
 work with HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 (air-gapped clusters). Dataset revisions are the ones
-mteb pins per task; backbone revisions are resolved now and printed; ``--pin`` writes each into its
-``kvembed/configs/backbone/<name>.yaml`` so that every later run loads exactly that commit.
+mteb pins per task; backbone revisions are resolved now and printed; ``--pin`` writes them to the revision
+lock file (kvembed/pins.py: beside the hub cache, never into the source tree), so that every later run, the
+Python API's included, loads exactly that commit. Pins are written once everything was fetched: a failure
+leaves no partial pin, and ends in one line saying what could not be reached, why, and what to do.
 
     python scripts/prefetch.py --backbones qwen3-4b mistral-7b llama-3.1-8b --benchmarks mteb_table1 sts
 """
@@ -9,7 +11,6 @@ mteb pins per task; backbone revisions are resolved now and printed; ``--pin`` w
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 import yaml
@@ -32,44 +33,65 @@ def benchmark_tasks(bench: str) -> list[str]:
     return names
 
 
-def pin(name: str, revision: str, config_dir: str | Path | None = None) -> Path:
-    """Write ``revision`` into the backbone's config (the one line ``revision: ...``) in ``config_dir``
-    (default: the package's configs, the ones every run reads)."""
-    path = Path(config_dir or CONFIG_DIR) / "backbone" / f"{name}.yaml"
-    text = path.read_text()
-    new, n = re.subn(r"(?m)^revision:.*$", f"revision: {revision}", text)
-    if n != 1:
-        raise SystemExit(f"prefetch: {path} has no single 'revision:' line to pin")
-    path.write_text(new)
-    return path
+def _why(err: BaseException) -> tuple[str, str]:
+    """(what went wrong, what to do) for a failed download, in words instead of a traceback chain."""
+    name = type(err).__name__
+    if name == "GatedRepoError" or "gated" in str(err).lower() or "401" in str(err):
+        return ("it is gated: its licence must be accepted on the hub and a token given",
+                "accept the licence on the model's hub page, then `huggingface-cli login` (or set HF_TOKEN) and rerun")
+    if name in ("RepositoryNotFoundError", "RevisionNotFoundError"):
+        return "the hub has no such repository or revision", "check the hub id and revision in kvembed/backbones.py"
+    if name in ("OfflineModeIsEnabled", "LocalEntryNotFoundError") or "offline" in str(err).lower():
+        return ("it is not in the local cache and the hub is switched off (HF_HUB_OFFLINE=1) or unreachable",
+                "run `make prefetch` on a machine with network and copy the cache, or unset HF_HUB_OFFLINE")
+    if isinstance(err, (OSError, ConnectionError)) or "connect" in name.lower() or "timeout" in name.lower():
+        return "the hub cannot be reached from this machine", "run it where the network reaches huggingface.co"
+    return f"{name}: {str(err).splitlines()[0] if str(err) else ''}", "see the message above"
+
+
+def fail(what: str, err: BaseException) -> SystemExit:
+    why, todo = _why(err)
+    return SystemExit(f"prefetch: could not fetch {what}: {why}. To do: {todo}. Nothing was pinned.")
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--backbones", nargs="*", default=["qwen3-4b", "mistral-7b", "llama-3.1-8b"])
     ap.add_argument("--benchmarks", nargs="*", default=["mteb_table1"])
-    ap.add_argument("--pin", action="store_true", help="write each resolved backbone revision into its config")
-    ap.add_argument("--config-dir", default=None,
-                    help="--pin: the config folder whose backbone/*.yaml to pin (default: the package's)")
+    ap.add_argument("--pin", action="store_true",
+                    help="write the resolved backbone revisions to the revision lock file (kvembed/pins.py)")
     args = ap.parse_args(argv)
     from huggingface_hub import snapshot_download
 
+    from kvembed import pins
     from kvembed.backbones import BACKBONES
     from kvembed.eval.tasks import get_task, load_task_data
 
+    unknown = [n for n in args.backbones if n not in BACKBONES or not BACKBONES[n].hub_id]
+    if unknown:
+        raise SystemExit(f"prefetch: {unknown} are not hub backbones; choose from "
+                         f"{sorted(n for n, b in BACKBONES.items() if b.hub_id)}")
+    resolved = {}
     for name in args.backbones:
         spec = BACKBONES[name]
-        path = snapshot_download(spec.hub_id, revision=spec.revision,
-                                 allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"])
-        revision = Path(path).name  # the snapshot folder is named by the commit it resolved to
-        where = f"; pinned in {pin(name, revision, args.config_dir)}" if args.pin else ""
-        print(f"{name}: {spec.hub_id} -> {path} (revision {revision}{where})")
+        try:
+            path = snapshot_download(spec.hub_id, revision=spec.revision,
+                                     allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"])
+        except Exception as err:  # noqa: BLE001 - every failure becomes one line that says what to do
+            raise fail(f"backbone {name} ({spec.hub_id})", err) from None
+        resolved[name] = Path(path).name  # the snapshot folder is named by the commit it resolved to
+        print(f"{name}: {spec.hub_id} -> {path} (revision {resolved[name]})")
     for bench in args.benchmarks:
         for task_name in benchmark_tasks(bench):
             task = get_task(task_name)
-            load_task_data(task)
             data = task.metadata.dataset
+            try:
+                load_task_data(task)
+            except Exception as err:  # noqa: BLE001
+                raise fail(f"dataset {data.get('path')} of task {task_name}", err.__cause__ or err) from None
             print(f"{bench}: {task_name} cached ({data.get('path')}@{data.get('revision')})")
+    if args.pin and resolved:
+        print(f"prefetch: pinned {len(resolved)} backbone revisions in {pins.write_pins(resolved)}")
 
 
 if __name__ == "__main__":

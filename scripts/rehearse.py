@@ -32,7 +32,8 @@ BACKBONES = ["qwen3-4b", "mistral-7b", "llama-3.1-8b"]
 def environment(scratch: Path) -> dict[str, str]:
     from kvembed.hub import OFFLINE_ENV
 
-    env = {k: v for k, v in os.environ.items() if k != "KVEMBED_DATA"}
+    # the rehearsal's own data and pins (the lock file beside its hub cache), never the user's
+    env = {k: v for k, v in os.environ.items() if k not in ("KVEMBED_DATA", "KVEMBED_REVISIONS")}
     env.setdefault("OMP_NUM_THREADS", "1")  # one single-threaded driver per core (run_pool)
     return {**env, **OFFLINE_ENV, "HF_HUB_CACHE": str(scratch / "hub"), "HF_DATASETS_CACHE": str(scratch / "datasets"),
             "KVEMBED_CACHE": str(scratch / "cache"), "WANDB_DIR": str(scratch)}
@@ -118,13 +119,9 @@ def main(argv: list[str] | None = None) -> None:
     build(scratch)
     env = environment(scratch)
     results = scratch / ("results-slice" if args.slice else "results") / args.launcher
-    configs = scratch / "configs"  # prefetch pins revisions into a copy: the repository's stay as they are
-    from kvembed.harness.run import CONFIG_DIR
-
-    shutil.rmtree(configs, ignore_errors=True)
-    shutil.copytree(Path(CONFIG_DIR) / "backbone", configs / "backbone")
-    run([sys.executable, "scripts/prefetch.py", "--pin", "--config-dir", str(configs), "--backbones", *BACKBONES,
-         "--benchmarks", "mteb_table1"], env)
+    # prefetch pins the revisions in the lock file beside the rehearsal's hub cache; the runs then load them
+    run([sys.executable, "scripts/prefetch.py", "--pin", "--backbones", *BACKBONES, "--benchmarks", "mteb_table1"],
+        env)
     methods = ["kvembed", "mean"] if args.slice else None
     sweep = [f"method={','.join(methods)}"] if methods else []
     common = ["--cpu", "--results-dir", str(results)]

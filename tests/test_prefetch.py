@@ -28,13 +28,54 @@ def test_an_unknown_benchmark_is_named():
         prefetch.benchmark_tasks("nope")
 
 
-def test_pin_writes_the_resolved_revision_into_the_backbone_config(tmp_path, monkeypatch):
-    (tmp_path / "backbone").mkdir()
-    cfg = tmp_path / "backbone" / "qwen3-4b.yaml"
-    cfg.write_text("# Qwen3-4B\nname: qwen3-4b\nrevision: null\ndtype: auto\n")
-    monkeypatch.setattr(prefetch, "CONFIG_DIR", str(tmp_path))
-    prefetch.pin("qwen3-4b", "abc123")
-    assert cfg.read_text() == "# Qwen3-4B\nname: qwen3-4b\nrevision: abc123\ndtype: auto\n"
+def test_pins_go_to_one_lock_file_beside_the_hub_cache_and_named_backbones_load_them(tmp_path, monkeypatch):
+    from kvembed import backbones, pins
+
+    monkeypatch.delenv(pins.ENV, raising=False)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    assert pins.lock_path() == tmp_path / "hub" / "kvembed-revisions.json"
+    pins.write_pins({"qwen3-4b": "abc123"})
+    pins.write_pins({"mistral-7b": "def456"})  # earlier pins stay
+    assert pins.read_pins() == {"qwen3-4b": "abc123", "mistral-7b": "def456"}
+    asked = []
+    monkeypatch.setattr(backbones, "_ensure_hub_available", lambda hub_id, revision: asked.append(revision))
+    assert backbones.locate("qwen3-4b")[2] == "abc123"  # no revision given: the pin
+    assert backbones.locate("qwen3-4b", revision="other")[2] == "other"  # an explicit revision wins
+    assert asked == ["abc123", "other"]
+    monkeypatch.setenv(pins.ENV, str(tmp_path / "elsewhere.json"))
+    assert pins.read_pins() == {}
+    (tmp_path / "elsewhere.json").write_text("{not json")
+    with pytest.raises(ValueError, match="elsewhere.json is unreadable"):
+        pins.read_pins()
+
+
+class GatedRepoError(Exception):
+    """Stands for huggingface_hub's error of that name (the class name is what prefetch reads)."""
+
+
+@pytest.mark.parametrize("error, why", [
+    (GatedRepoError("401 Client Error: access to model meta-llama/Llama-3.1-8B is restricted"), "it is gated"),
+    (OSError("Cannot reach https://huggingface.co"), "cannot be reached"),
+])
+def test_a_failed_download_ends_in_one_line_and_pins_nothing(tmp_path, monkeypatch, error, why):
+    import huggingface_hub
+
+    from kvembed import pins
+
+    monkeypatch.setenv(pins.ENV, str(tmp_path / "pins.json"))
+
+    def download(repo, revision=None, allow_patterns=None):
+        if repo.startswith("meta-llama"):
+            raise error
+        return f"/cache/models--x/snapshots/{repo[-3:]}"
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", download)
+    with pytest.raises(SystemExit) as exit_:
+        prefetch.main(["--pin", "--backbones", "qwen3-4b", "llama-3.1-8b", "--benchmarks"])
+    message = str(exit_.value)
+    assert "\n" not in message and message.startswith("prefetch: could not fetch backbone llama-3.1-8b")
+    assert why in message and "To do:" in message and "Nothing was pinned" in message
+    assert not (tmp_path / "pins.json").exists()  # qwen3-4b was fetched, but no partial pin is written
 
 
 def test_prefetch_runs_over_every_task_of_a_benchmark(monkeypatch, capsys):

@@ -6,6 +6,8 @@ all 25 tasks); ``make rehearse`` runs the whole grid."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import rehearse  # noqa: E402
 
 sys.path.pop(0)
 FIXTURE = Path(__file__).parent / "fixtures" / "locov1"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_every_mteb_table1_task_loads_through_mtebs_own_loader_from_the_rehearsal_cache(tmp_path, monkeypatch):
@@ -42,8 +45,7 @@ def test_the_rehearsal_slice_fills_table1_and_the_locov1_table(tmp_path):
     """Also ``make prefetch`` on the real path with the hub switched off: it pins the rehearsal hub's commit, the
     runs load each backbone by its hub id and record that commit, and loading the pinned commit by name gets
     the real architecture."""
-    import subprocess
-
+    clean = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
     rehearse.main(["--slice", "--scratch", str(tmp_path)])  # exits non-zero when a cell is missing
     results = tmp_path / "results-slice" / "basic"
     table = pd.read_csv(results / "table1.csv")
@@ -54,14 +56,18 @@ def test_the_rehearsal_slice_fills_table1_and_the_locov1_table(tmp_path):
                "llama-3.1-8b": "meta-llama/Llama-3.1-8B"}
     commits = {name: (tmp_path / "hub" / f"models--{hub_id.replace('/', '--')}" / "refs" / "main").read_text()
                for name, hub_id in hub_ids.items()}
+    pinned = json.loads((tmp_path / "hub" / "kvembed-revisions.json").read_text())["revisions"]
+    assert pinned == commits  # prefetch pinned each commit in the lock file beside the hub cache
+    assert subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout == \
+        clean  # and not into the source tree: the checkout is as it was
     for name, hub_id in hub_ids.items():
-        pinned = (tmp_path / "configs" / "backbone" / f"{name}.yaml").read_text()
-        assert f"revision: {commits[name]}\n" in pinned, name  # prefetch pinned the commit into the scratch copy
         ran = rows[rows["backbone"] == name]
         assert set(ran["backbone_source"]) == {hub_id} and set(ran["revision"]) == {commits[name]}, name
-    probe = ("from kvembed.backbones import load_backbone; import sys\n"
+    # the Python API with no revision given loads the pinned commit
+    probe = ("from kvembed import Encoder; import sys\n"
              "for name, commit in zip(sys.argv[1::2], sys.argv[2::2]):\n"
-             "    b = load_backbone(name, revision=commit, dtype='float32', device='cpu'); c = b.model.config\n"
+             "    b = Encoder.from_pretrained(name, method='mean', dtype='float32', device='cpu').backbone\n"
+             "    c = b.model.config\n"
              "    print(type(b.model).__name__, c.num_attention_heads, c.num_key_value_heads, c.head_dim, "
              "b.tokenizer.convert_ids_to_tokens(b.tokenizer('A cat.')['input_ids'][0]), b.revision == commit)")
     loaded = subprocess.run([sys.executable, "-c", probe, *(x for kv in commits.items() for x in kv)],
