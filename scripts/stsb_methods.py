@@ -1,8 +1,10 @@
 """Spearman×100 on STS-B and encode throughput for every baseline and KV-Embedding, one backbone.
 
     python scripts/stsb_methods.py --model smollm2-135m --split test --out results/stsb_smollm2-135m.md
+    python scripts/stsb_methods.py --render results/stsb_smollm2-135m.parquet   # re-render the table only
 
-Writes a markdown table (and a parquet file beside it) with the chosen layers of kvembed.
+Writes a parquet file (every row with its fingerprint) and a markdown table rendered from it, with the chosen
+layers of kvembed and each row's `code` status (kvembed.report.tables.provenance).
 """
 
 from __future__ import annotations
@@ -19,8 +21,12 @@ from kvembed import Encoder
 from kvembed.backbones import load_backbone
 from kvembed.data.stsb import load_stsb
 from kvembed.eval.sts import evaluate_sts
-from kvembed.harness.results import write_table
+from kvembed.harness import fingerprint
+from kvembed.harness.results import package_versions, write_table
 from kvembed.provenance import code_version, git_commit
+from kvembed.report.tables import provenance
+
+SHOWN = ["method", "spearman", "texts_per_s", "layers", "n_pairs"]
 
 DEFAULT_METHODS = ["mean", "last", "prompteol", "pretcot", "ke", "echo", "token_prepending", "cp",
                    "kvembed_no_reroute", "kvembed"]
@@ -34,7 +40,12 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="first N pairs only")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--render", type=Path, default=None, metavar="PARQUET",
+                    help="only re-render the markdown table beside this parquet file")
     args = ap.parse_args()
+    if args.render:
+        render(pd.read_parquet(args.render), args.render.with_suffix(".md"))
+        return
 
     pairs = load_stsb(args.split)[: args.limit]
     backbone = load_backbone(args.model)
@@ -45,7 +56,6 @@ def main() -> None:
         rows.append({"method": name, "spearman": round(res.spearman, 2), "texts_per_s": round(res.texts_per_second, 1),
                      "layers": ",".join(map(str, enc.layers)) or "-", "n_pairs": res.n_pairs})
         print(rows[-1], flush=True)
-    df = pd.DataFrame(rows).assign(git_commit=git_commit(), code_version=code_version("scores"))
     quantised = (" (SmolLM2-135M-Instruct from a 4-bit Q4_1 GGUF, dequantised to fp32: the scores are those of the "
                  "quantised weights)") if args.model == "smollm2-135m" else ""
     header = (f"STS-B {args.split} ({len(pairs)} pairs), backbone {args.model}{quantised}, {backbone.dtype} on "
@@ -53,14 +63,25 @@ def main() -> None:
               f"batch {args.batch_size}. Code: commit `{git_commit()}`, code version `{code_version('scores')}`."
               f"\n\nCommand: `python scripts/stsb_methods.py --model {args.model} "
               f"--split {args.split}" + (f" --limit {args.limit}" if args.limit else "") + "`\n\n")
-    shown = df.drop(columns=["git_commit", "code_version"])
-    table = shown.to_markdown(index=False)
-    print(table)
+    prints = fingerprint.current()
+    df = pd.DataFrame([{**r, **prints.row(r["method"], {}, "STS")} for r in rows]).assign(
+        overrides="{}", task_type="STS", use_instructions=False, git_commit=git_commit(),
+        code_version=code_version("scores"), versions=package_versions(), header=header)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(header + table + "\n")
         write_table(df, args.out.with_suffix(".parquet"))
+        render(df, args.out)
+    else:
+        print(df[SHOWN].to_markdown(index=False))
 
+
+def render(df: pd.DataFrame, out: Path) -> None:
+    """The markdown table of a results frame: its header, then one row per method with its `code` status."""
+    table = df[SHOWN].assign(code=provenance(df)).to_markdown(index=False)
+    note = ("`code`: `current` = from a clean commit whose code computes what this checkout's computes (the row's "
+            "fingerprint); `older code` = code that computed something else; `dirty` = uncommitted code.\n\n")
+    out.write_text(df["header"].iloc[0] + note + table + "\n")
+    print(table)
 
 if __name__ == "__main__":
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -87,15 +87,19 @@ def test_rerun_skips_finished_tasks_and_force_reruns(first_run):
 
 
 def test_a_code_change_makes_a_rerun_compute_again(tmp_path, monkeypatch):
-    """Results made by other code are never reused: the resume check compares the recorded code version."""
+    """Results made by code that computes something else are never reused: the resume check compares the
+    recorded fingerprint with this code's."""
     import kvembed.harness.run as runner
 
     out = tmp_path
-    assert len(run(cfg(out, "benchmark.tasks=[STSBenchmark]")))
+    made = run(cfg(out, "benchmark.tasks=[STSBenchmark]"))
+    assert len(made) and made["fingerprint"].nunique() == 1
     assert run(cfg(out, "benchmark.tasks=[STSBenchmark]")).empty  # same code: nothing to do
-    monkeypatch.setattr(runner, "code_version", lambda scope="scores": "a-fixed-bug")
+    computed = runner.task_fingerprints
+    monkeypatch.setattr(runner, "task_fingerprints", lambda *a: {
+        n: {**f, "fingerprint": "a-fixed-bug"} for n, f in computed(*a).items()})
     again = run(cfg(out, "benchmark.tasks=[STSBenchmark]"))
-    assert set(again["task_name"]) == {"STSBenchmark"} and (again["code_version"] == "a-fixed-bug").all()
+    assert set(again["task_name"]) == {"STSBenchmark"} and (again["fingerprint"] == "a-fixed-bug").all()
 
 
 def test_mteb_reads_the_results_back_with_its_own_result_cache(first_run):
@@ -113,6 +117,18 @@ def test_mteb_reads_the_results_back_with_its_own_result_cache(first_run):
     assert set(scores) == set(TASKS)
     for task, value in scores.items():
         assert value == pytest.approx(main[task], abs=1e-6)  # mteb stores scores to six decimals
+
+
+def test_the_readme_call_of_mtebs_result_cache_finds_every_result(first_run):
+    """The call README.md shows, made exactly as written (only the folder is this test's)."""
+    import mteb
+
+    out, _ = first_run
+    call = 'mteb.ResultCache("results/mteb").load_results(load_experiments="match_name")'
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert f"`{call}`" in readme
+    loaded = eval(call.replace('"results/mteb"', repr(str(out / "mteb"))), {"mteb": mteb})  # noqa: S307
+    assert {r.task_name for m in loaded.model_results for r in m.task_results} == set(TASKS)
 
 
 def test_table_rendering(first_run, tmp_path):
@@ -141,6 +157,18 @@ def test_wandb_offline_run_directory(tmp_path, monkeypatch):
     assert len(run_dirs) == 1 and any(run_dirs[0].rglob("*.wandb"))
     recorded = df["wandb_dir"].iloc[0]
     assert run_dirs[0].name in recorded and not Path(recorded).is_absolute()  # no machine path in results
+
+
+def test_wandb_offline_runs_go_beside_the_results_they_log_never_into_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.delenv("WANDB_DIR", raising=False)
+    here = tmp_path / "cwd"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    out = tmp_path / "results"
+    run(cfg(out, "logger=wandb", "benchmark.tasks=[STSBenchmark]"))  # no logger.dir given
+    assert len(list((out / "wandb").glob("offline-run-*"))) == 1
+    assert not any(here.iterdir())
 
 
 def test_wandb_failure_never_blocks_parquet(tmp_path, monkeypatch):

@@ -2,17 +2,25 @@
 
 Layout: ``results/runs/<benchmark>/<backbone>/<method>-<config hash>/<task>.parquet``, long format
 (one row per metric, ``is_main`` marking the task's main score). A killed run leaves no partial file
-(temp file + rename), and a rerun skips every task whose file exists.
+(temp file + rename); a rerun skips every task whose file was made by code that computes what this code
+computes (its ``fingerprint``, kvembed.harness.fingerprint). A file damaged outside kvembed (zero bytes, not
+parquet, columns missing, an mteb JSON that does not parse) is set aside as ``*.corrupt``, never deleted, and
+its task recomputed; readers skip it with a warning naming it. A per-task lock makes two identical jobs
+compute each task once.
 """
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
+import logging
 import numbers
+import os
 import platform
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import metadata
@@ -21,10 +29,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ..paths import atomic_write_bytes, stable_hash
 
+log = logging.getLogger(__name__)
+
 ITEMS_SUFFIX = ".items.parquet"
+CORRUPT_SUFFIX = ".corrupt"
+LOCK_SUFFIX = ".lock"
+LOCKS = ".locks"  # a folder beside the task files (ignored by git)
 VERSIONED = ("kvembed", "torch", "transformers", "mteb", "numpy", "datasets")
 
 
@@ -89,21 +104,128 @@ def flatten_scores(task_result) -> list[dict[str, Any]]:
     return rows
 
 
-def recorded_code_version(path: Path) -> str | None:
-    """The ``code_version`` a task file was made with (None for files written before it was recorded)."""
-    import pyarrow.parquet as pq
+class DamagedResultError(ValueError):
+    """A result file that cannot be read back, or lacks what every result file has."""
 
-    schema = pq.read_schema(path)
-    if "code_version" not in schema.names:
-        return None
-    values = pq.read_table(path, columns=["code_version"]).column(0).to_pylist()
-    return values[0] if values else None
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = Path(path)
+        self.reason = reason
 
 
-def is_done(folder: Path, task: str, code_version: str) -> bool:
-    """A task is done when its file exists and was made by this code (a fix makes a rerun compute again)."""
+REQUIRED_COLUMNS = (*SCORE_COLUMNS, "task_name", "method", "overrides")
+
+
+def read_result(path: Path | str, columns: list[str] | None = None) -> pd.DataFrame:
+    """A task result file's rows, or ``DamagedResultError`` saying what is wrong with it."""
+    path = Path(path)
+    try:
+        if path.stat().st_size == 0:
+            raise DamagedResultError(path, "empty file (0 bytes)")
+        names = pq.read_schema(path).names
+        missing = [c for c in REQUIRED_COLUMNS if c not in names]
+        if missing:
+            raise DamagedResultError(path, f"columns {missing} are missing")
+        df = pd.read_parquet(path, columns=columns)
+    except DamagedResultError:
+        raise
+    except (OSError, ValueError, pa.ArrowException) as err:  # ArrowInvalid: "not a parquet file"
+        raise DamagedResultError(path, f"not a readable parquet file ({type(err).__name__}: {err})") from err
+    if df.empty:
+        raise DamagedResultError(path, "no rows")
+    return df
+
+
+def set_aside(path: Path | str, reason: str) -> Path:
+    """Move a damaged file out of the way (``<name>.corrupt``, numbered if that exists), never deleting it."""
+    path = Path(path)
+    target = path.with_name(path.name + CORRUPT_SUFFIX)
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}{CORRUPT_SUFFIX}.{n}")
+    os.replace(path, target)
+    log.warning("Damaged result file %s (%s): moved aside to %s; its task will be recomputed", path, reason,
+                target.name)
+    return target
+
+
+def _json_damage(path: Path) -> str | None:
+    """Why an mteb JSON (or JSON lines) file does not parse, or None."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".jsonl":
+            for line in filter(str.strip, text.splitlines()):
+                json.loads(line)
+        else:
+            json.loads(text)
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        return f"does not parse ({type(err).__name__})"
+    return None
+
+
+def mteb_files(results_dir: Path | str, key: str, task: str) -> list[Path]:
+    """mteb's files of a task of configuration ``key`` (``write_task``: the configuration is the model's
+    experiment): the task's JSON and the files its folder shares with the other tasks of the configuration."""
+    folders = (Path(results_dir) / "mteb" / "results").glob(f"*/*/experiments/kvembed_config_{key}")
+    return sorted(p for f in folders for p in (f / f"{task}.json", f / "model_meta.json", f / "run_settings.jsonl")
+                  if p.exists())
+
+
+def recorded_fingerprint(path: Path) -> str | None:
+    """The ``fingerprint`` a task file was made with (None for files made before it was recorded).
+    A damaged file raises ``DamagedResultError``."""
+    df = read_result(path)
+    return str(df["fingerprint"].iloc[0]) if "fingerprint" in df else None
+
+
+def is_done(folder: Path, task: str, fingerprint: str, results_dir: Path | str | None = None) -> bool:
+    """A task is done when its files read back and its result was made by code that computes what this code
+    computes. Damaged files (the task's parquet, its per-item scores, mteb's JSON files of the configuration)
+    are set aside, and the task is not done."""
     path = task_path(folder, task)
-    return path.exists() and recorded_code_version(path) == code_version
+    if not path.exists():
+        return False
+    damaged = False
+    try:
+        recorded = recorded_fingerprint(path)
+    except DamagedResultError as err:
+        set_aside(path, err.reason)
+        recorded, damaged = None, True
+    items = items_path(folder, task)
+    if items.exists():
+        try:
+            pq.read_schema(items)
+        except (OSError, ValueError, pa.ArrowException) as err:
+            set_aside(items, f"not a readable parquet file ({type(err).__name__})")
+            damaged = True
+    if results_dir is not None:
+        key = folder.name.rsplit("-", 1)[-1]
+        for file in mteb_files(results_dir, key, task):
+            reason = _json_damage(file)
+            if reason:
+                set_aside(file, reason)
+                damaged = True
+    return not damaged and recorded == fingerprint
+
+
+@contextmanager
+def task_lock(folder: Path, task: str) -> Iterator[None]:
+    """Hold the task's lock while it is computed, so an identical job started beside this one waits for the
+    file instead of computing it again. An OS lock (flock): the kernel drops it when its holder dies, so a
+    job killed with -9 never blocks the next one; the lock file itself is left in place, empty."""
+    path = folder / LOCKS / f"{_safe(task)}{LOCK_SUFFIX}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("%s: another job is computing %s; waiting for it", folder, task)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def task_files(root: Path | str) -> list[Path]:
@@ -120,10 +242,19 @@ def items_file(result_file: Path | str) -> Path:
 def load_results(results_dir: Path | str = "results") -> pd.DataFrame:
     """Every run's rows, concatenated, each with the ``result_file`` it was read from (empty frame when there
     are none)."""
-    files = task_files(Path(results_dir) / "runs")
-    if not files:
-        return pd.DataFrame()
-    return pd.concat([pd.read_parquet(f).assign(result_file=str(f)) for f in files], ignore_index=True)
+    frames = [df.assign(result_file=str(f)) for f in task_files(Path(results_dir) / "runs")
+              if (df := readable(f)) is not None]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def readable(path: Path) -> pd.DataFrame | None:
+    """A result file's rows, or None with one warning naming it when it is damaged (readers skip it; the next
+    run of its configuration sets it aside and recomputes it)."""
+    try:
+        return read_result(path)
+    except DamagedResultError as err:
+        log.warning("Skipping damaged result file %s", err)
+        return None
 
 
 def settings(overrides: str) -> dict[str, Any]:
@@ -144,16 +275,16 @@ def finished(results_dir: Path | str = "results") -> pd.DataFrame:
     on its first evaluated split), ``settings`` (dict, see ``settings``), ``geometry_*`` values, the per-item
     score file (``items``, None when the task has none) and the run's ``folder``."""
     paths = task_files(Path(results_dir) / "runs")
-    return pd.DataFrame([_finished_row(str(p), p.stat().st_mtime_ns) for p in paths])
+    rows = [_finished_row(str(p), p.stat().st_mtime_ns) for p in paths]
+    return pd.DataFrame([r for r in rows if r is not None])
 
 
 @cache  # notebooks read the same results once per figure; a rewritten file has a new mtime
-def _finished_row(path_name: str, mtime_ns: int) -> dict[str, Any]:
+def _finished_row(path_name: str, mtime_ns: int) -> dict[str, Any] | None:
     path = Path(path_name)
-    df = pd.read_parquet(path)
-    if "overrides" not in df:
-        raise ValueError(f"{path} has no 'overrides' column (made before runs recorded their settings): "
-                         "rerun it or migrate it")
+    df = readable(path)
+    if df is None:
+        return None
     # positions, not boolean-indexed copies: filtering copies every column, which was most of reading a file
     main = np.flatnonzero(df["is_main"].to_numpy(dtype=bool))
     split = df["split"].to_numpy()

@@ -28,13 +28,13 @@ from omegaconf import OmegaConf
 from ..encoder import Encoder, TextEncoder
 from ..eval import geometry, item_scores
 from ..eval.mteb_model import MTEBEncoder
-from ..eval.tasks import benchmark_task_names, data_source, get_task, load_task_data
+from ..eval.tasks import benchmark_task_names, data_source, get_task, load_task_data, task_type
 from ..eval.tasks.local import LOCAL_TASKS, resolve_data_root
 from ..eval.tasks.offline import PROXY_TASKS
 from ..parallel import ParallelEncoder
 from ..paths import cache_dir
 from ..provenance import code_version, git_commit
-from . import results
+from . import fingerprint, results
 from .config import RunConfig, overrides, validate
 from .tracking import Tracker
 
@@ -177,7 +177,7 @@ def job_metadata(run: RunConfig, key: str, info: dict[str, Any]) -> dict[str, An
     return {
         "run_id": uuid.uuid4().hex[:12], "experiment": run.experiment, "benchmark": run.benchmark.name,
         "config_hash": key, "overrides": overrides_column(run), "git_commit": git_commit(),
-        "code_version": code_version("scores"),
+        "code_version": code_version("scores"),  # the source text (provenance); a row's identity: fingerprint
         "versions": results.package_versions(),
         **described, "use_instructions": run.use_instructions, "max_length": run.max_length,
         "batch_size": run.batch_size, "limit": run.benchmark.limit, "workers": run.workers,
@@ -200,13 +200,31 @@ RECORDED_ENCODER_FIELDS = (
 )
 
 
+def task_fingerprints(run: RunConfig, names: list[str]) -> dict[str, dict[str, str]]:
+    """The fingerprint columns each task's rows get from this code (kvembed.harness.fingerprint)."""
+    prints = fingerprint.current()
+    method, chosen = run.method.name.value, overrides(run).canonical()
+    return {name: prints.row(method, chosen, task_type(name), run.use_instructions) for name in names}
+
+
+def _mtime(path: Path) -> int | None:
+    return path.stat().st_mtime_ns if path.exists() else None
+
+
 def run(cfg: Any, resolved_config: dict[str, Any] | None = None) -> pd.DataFrame:
     """Evaluate every task of the benchmark not yet on disk; returns this job's new rows."""
     run_cfg = validate(cfg)
     names = task_names(run_cfg)
     key, folder = result_folder(run_cfg)
-    version = code_version("scores")
-    todo = [n for n in names if run_cfg.force or not results.is_done(folder, n, version)]
+    results_dir = Path(run_cfg.results_dir)
+    prints = task_fingerprints(run_cfg, names)
+
+    def done(name: str) -> bool:
+        return not run_cfg.force and results.is_done(folder, name, prints[name]["fingerprint"], results_dir)
+
+    todo = [n for n in names if not done(n)]
+    # what each task's file was when this job chose to compute it: only a file written since then is another's
+    seen = {n: _mtime(results.task_path(folder, n)) for n in todo}
     log.info("%s: %d of %d tasks to run (%s)", folder, len(todo), len(names), "forced" if run_cfg.force else "resume")
     if not todo:
         return pd.DataFrame()
@@ -214,15 +232,20 @@ def run(cfg: Any, resolved_config: dict[str, Any] | None = None) -> pd.DataFrame
     info = encoder.describe()
     job = job_metadata(run_cfg, key, info)
     tracker = Tracker(vars(run_cfg.logger), resolved_config or {}, name=f"{info['backbone']}/{info['method']}-{key}",
-                      group=run_cfg.experiment)
+                      group=run_cfg.experiment, folder=results_dir)
     job["wandb_dir"] = tracker.run_dir
     model = MTEBEncoder(encoder, batch_size=run_cfg.batch_size, use_instructions=run_cfg.use_instructions,
                         experiment={"kvembed_config": key})
     frames = []
     try:
         for name in todo:
-            outcome = evaluate_task(run_cfg, name, model, job)
-            write_task(outcome, folder, model, Path(run_cfg.results_dir))
+            with results.task_lock(folder, name):
+                # a job beside this one made it while this one waited
+                if _mtime(results.task_path(folder, name)) != seen[name] and done(name):
+                    log.info("%s: made meanwhile by another job; reusing it", name)
+                    continue
+                outcome = evaluate_task(run_cfg, name, model, {**job, **prints[name]})
+                write_task(outcome, folder, model, results_dir)
             tracker.log_task(name, outcome.rows)
             first = outcome.rows.iloc[0]
             log.info("%s: main score %.4f (%.1f s, %.0f tokens/s%s)", name,

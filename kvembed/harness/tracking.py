@@ -19,15 +19,21 @@ LOGGERS = ("wandb", "none")
 class Tracker:
     """One W&B run per job: config = the resolved config, one table + main score per task."""
 
-    def __init__(self, settings: dict[str, Any], config: dict[str, Any], name: str, group: str) -> None:
+    def __init__(self, settings: dict[str, Any], config: dict[str, Any], name: str, group: str,
+                 folder: Path | str | None = None) -> None:
+        """``folder``: where the run's files go when ``settings`` names no ``dir`` (the runner passes the
+        results folder, so offline runs land beside the results they log: ``<results_dir>/wandb/``), never
+        the current folder."""
         self.run = None
         if settings.get("name", "none") == "none":
             return
+        where = Path(settings.get("dir") or folder or "outputs")
         try:
             import wandb
 
+            where.mkdir(parents=True, exist_ok=True)
             self.run = wandb.init(project=settings.get("project", "kvembed"), entity=settings.get("entity"),
-                                  mode=settings.get("mode", "offline"), dir=settings.get("dir") or None,
+                                  mode=settings.get("mode", "offline"), dir=str(where),
                                   config=config, name=name, group=group, tags=list(settings.get("tags") or []),
                                   reinit="finish_previous")
         except Exception as err:  # noqa: BLE001 - any W&B failure degrades to "no W&B"

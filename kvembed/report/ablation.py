@@ -19,6 +19,7 @@ from ..eval.item_scores import bootstrap_ci, paired_difference_ci
 from ..harness.results import Selection, finished
 from ..harness.study import BY_KEY, DEV, QUESTIONS, REAL_QWEN, REAL_SMOLLM2, TEST, Choice, Question, select_on_dev
 from .intervals import N_BOOT, category_ci
+from .tables import provenance, worst
 
 
 def ref_column(method: str) -> str:
@@ -86,11 +87,13 @@ def question_table(q: Question, runs: pd.DataFrame, chosen: dict[str, Choice] | 
         return scores
     references = _references(q, runs)
     given = q.given(chosen)  # a question without a sweep has one variant: name it by what it was given
+    codes = provenance(scores)
     rows = []
-    for _, r in scores.iterrows():
+    for i, r in scores.iterrows():
         label = given if r["label"] == "default" else r["label"]
         row = {"variant": label, "task": r["task_name"], "split": r["split"], "method": r["method"],
-               "layers": r["layers"], "bias": r["bias"], "settings": r["settings"], "score": r["main_score"]}
+               "layers": r["layers"], "bias": r["bias"], "settings": r["settings"], "score": r["main_score"],
+               "code": codes[i]}
         if not isinstance(r["items"], str):
             rows.append(row)
             continue
@@ -119,14 +122,16 @@ def category_table(q: Question, runs: pd.DataFrame, chosen: dict[str, Choice] | 
     tasks = sorted(scores["task_name"].unique())
     given = q.given(chosen)
     rows, references = [], _references(q, runs)
-    for label, variant in scores.groupby("label", sort=False):
+    codes = provenance(scores)
+    for label, variant in scores.assign(row_index=scores.index).groupby("label", sort=False):
         variant = variant.set_index("task_name")
         if sorted(variant.index) != tasks:
             continue
         items = [_items(variant.loc[t, "items"]) for t in tasks]
         score, lo, hi = category_ci(items)
         row = {"variant": given if label == "default" else label, "tasks": len(tasks),
-               "pairs": sum(len(i) for i in items), "score": score, "ci_low": lo, "ci_high": hi}
+               "pairs": sum(len(i) for i in items), "score": score, "ci_low": lo, "ci_high": hi,
+               "code": worst(codes[variant["row_index"]])}
         for m in q.refs:
             refs = [references.get((m, t)) for t in tasks]
             if all(r is not None and isinstance(r["items"], str) for r in refs):
@@ -146,6 +151,7 @@ def _category_markdown(table: pd.DataFrame, refs: tuple[str, ...]) -> str:
             name = ref_column(method)
             line[f"Δ mean vs {method}"] = (_fmt(r[name], r[f"{name}_low"], r[f"{name}_high"], signed=True)
                                            if name in r and pd.notna(r.get(name)) else "")
+        line["code"] = r["code"]
         out.append(line)
     return pd.DataFrame(out).to_markdown(index=False)
 
@@ -178,6 +184,7 @@ def _markdown(table: pd.DataFrame, refs: tuple[str, ...]) -> str:
                 line[title] = _fmt(r[name], r[f"{name}_low"], r[f"{name}_high"], signed=True)
             else:
                 line[title] = ""
+        line["code"] = r["code"]
         out.append(line)
     return pd.DataFrame(out).to_markdown(index=False)
 
@@ -281,7 +288,9 @@ def render(results_dir: Path | str = "results") -> Path:
              "resampled pairs), so a Δ interval that excludes 0 is a real difference on this data: "
              "`Δ vs kvembed (paper)` against `method=kvembed` with every paper default, `Δ vs kvembed_no_reroute` "
              "against the same compression prompt and mean+last pooling without re-routing, both on the same "
-             "backbone, benchmark and split. SmolLM2-135M is the Q4_1 GGUF dequantised to fp32.\n",
+             "backbone, benchmark and split. SmolLM2-135M is the Q4_1 GGUF dequantised to fp32. `code`: "
+             "`current` = from a clean commit whose code computes what this checkout's computes (the row's "
+             "fingerprint); `older code` = code that computed something else; `dirty` = uncommitted code.\n",
              "\n## Chosen on the dev split\n", choices_table(chosen)]
     every = []
     for q in QUESTIONS:

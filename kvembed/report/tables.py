@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..harness.fingerprint import is_current
 from ..harness.results import items_file, load_results
-from ..provenance import code_version
 from .intervals import N_BOOT, category_ci
 
 log = logging.getLogger(__name__)
@@ -22,13 +22,21 @@ TABLE1_EXPERIMENTS = ("table1", "table1_offline", "table1_smoke")
 
 
 def provenance(df: pd.DataFrame) -> pd.Series:
-    """Per row: ``current`` (made by this code from a clean commit), ``dirty`` (from uncommitted code) or
-    ``older code`` (a code version other than this checkout's, or none recorded)."""
+    """Per row: ``current`` (from a clean commit whose code computes what this code computes: the row's
+    fingerprint), ``dirty`` (from uncommitted code) or ``older code`` (code that computed something else,
+    or no fingerprint recorded)."""
     commits = df["git_commit"] if "git_commit" in df else pd.Series("", index=df.index)
     dirty = commits.astype(str).str.endswith("-dirty")
-    current = df["code_version"] if "code_version" in df else pd.Series(None, index=df.index)
-    older = current.isna() | (current != code_version("scores"))
+    older = ~is_current(df)
     return pd.Series("current", index=df.index).mask(older, "older code").mask(dirty, "dirty")
+
+
+def worst(codes: pd.Series) -> str:
+    """One status for rows shown together: ``current`` only when every row is."""
+    for status in ("dirty", "older code"):
+        if (codes == status).any():
+            return status
+    return "current"
 
 
 def main_scores(df: pd.DataFrame) -> pd.DataFrame:
@@ -150,12 +158,15 @@ def locov1_table(df: pd.DataFrame) -> pd.DataFrame:
     if rows.empty:
         return pd.DataFrame()
     keys = ["benchmark", "backbone", "method", "max_length", "task_name"]
+    rows = rows.assign(code=provenance(rows))
     per_task = rows.groupby(keys, as_index=False)["value"].mean()
-    out = per_task.groupby(["benchmark", "backbone", "method", "max_length"])["value"].mean().mul(100).round(2)
+    by = ["benchmark", "backbone", "method", "max_length"]
+    out = per_task.groupby(by)["value"].mean().mul(100).round(2)
     wide = out.unstack("max_length")
     wide.columns = [f"{c} tok" for c in wide.columns]
     paper = [PAPER_LOCOV1.get((b, m, 4096), float("nan")) for _, b, m in wide.index]
-    return wide.assign(**{"paper @4096": paper}).reset_index()
+    code = rows.groupby(by[:3])["code"].agg(worst).reindex(wide.index)
+    return wide.assign(**{"paper @4096": paper, "code": code}).reset_index()
 
 
 def _md(df: pd.DataFrame) -> str:
@@ -172,9 +183,10 @@ def render(results_dir: Path | str = "results") -> Path:
     out_md = results_dir / "table1.md"
     parts = ["# Table 1 — KV-Embedding and training-free baselines\n",
              "Main scores ×100, averaged per MTEB task category; `Avg.` is the mean over tasks. `paper Avg.` is "
-             "the paper's reported MTEB average where known (docs/method.md §5). `code`: `current` = made by "
-             "this checkout's code from a clean commit; `dirty` = from uncommitted code; `older code` = by a "
-             "code version other than this checkout's (rerun to refresh). `split`: the data split every score of the "
+             "the paper's reported MTEB average where known (docs/method.md §5). `code`: `current` = from a clean "
+             "commit whose code computes what this checkout's code computes (the rows' fingerprint, "
+             "docs/development.md); `dirty` = from uncommitted code; `older code` = by code that computed "
+             "something else (rerun to refresh). `split`: the data split every score of the "
              "row comes from (`test` for Table 1; `dev` = the STS-B dev split the ablation study chooses on). "
              "Regenerate with `kvembed results` "
              "(or `make results`).\n"]

@@ -50,6 +50,23 @@ def get_task(name: str, limit: int | None = None, offline_data: bool = False, da
     return task.filter_eval_splits([split]) if split else task
 
 
+def task_type(name: str) -> str:
+    """A task's mteb type (``STS``, ``Retrieval``, ...) without loading its data."""
+    from .locov1 import LOCOV1_TASKS
+    from .offline import OFFLINE_TASKS
+
+    if name in LOCOV1_TASKS:
+        return LOCOV1_TASKS[name].metadata.type
+    if name in OFFLINE_TASKS and name != "STSBenchmark":
+        return OFFLINE_TASKS[name].metadata.type
+    import mteb
+
+    try:
+        return mteb.get_task(name).metadata.type
+    except KeyError as err:
+        raise ValueError(f"Unknown task {name!r}: not an mteb task nor one of kvembed's tasks") from err
+
+
 def data_source(name: str, offline_data: bool = False, data_root: str | None = None) -> str:
     """Where a task's rows come from: ``local files``, ``packaged files`` (STS-B, proxies, fixtures) or ``hub``."""
     from .local import LOCAL_TASKS, resolve_data_root
