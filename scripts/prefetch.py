@@ -42,8 +42,9 @@ def _why(err: BaseException) -> tuple[str, str]:
     if name in ("RepositoryNotFoundError", "RevisionNotFoundError"):
         return "the hub has no such repository or revision", "check the hub id and revision in kvembed/backbones.py"
     if name in ("OfflineModeIsEnabled", "LocalEntryNotFoundError") or "offline" in str(err).lower():
-        return ("it is not in the local cache and the hub is switched off (HF_HUB_OFFLINE=1) or unreachable",
-                "run `make prefetch` on a machine with network and copy the cache, or unset HF_HUB_OFFLINE")
+        return ("it is not in the local cache and the hub is switched off (HF_HUB_OFFLINE / HF_DATASETS_OFFLINE) "
+                "or unreachable", "run `make prefetch` on a machine with network and copy the caches, or unset "
+                "HF_HUB_OFFLINE and HF_DATASETS_OFFLINE")
     if isinstance(err, (OSError, ConnectionError)) or "connect" in name.lower() or "timeout" in name.lower():
         return "the hub cannot be reached from this machine", "run it where the network reaches huggingface.co"
     return f"{name}: {str(err).splitlines()[0] if str(err) else ''}", "see the message above"

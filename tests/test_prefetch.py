@@ -56,6 +56,7 @@ class GatedRepoError(Exception):
 @pytest.mark.parametrize("error, why", [
     (GatedRepoError("401 Client Error: access to model meta-llama/Llama-3.1-8B is restricted"), "it is gated"),
     (OSError("Cannot reach https://huggingface.co"), "cannot be reached"),
+    ("offline", "the hub is switched off"),
 ])
 def test_a_failed_download_ends_in_one_line_and_pins_nothing(tmp_path, monkeypatch, error, why):
     import huggingface_hub
@@ -63,6 +64,11 @@ def test_a_failed_download_ends_in_one_line_and_pins_nothing(tmp_path, monkeypat
     from kvembed import pins
 
     monkeypatch.setenv(pins.ENV, str(tmp_path / "pins.json"))
+    if error == "offline":  # what huggingface_hub itself raises with HF_HUB_OFFLINE=1 and nothing cached
+        from huggingface_hub.errors import LocalEntryNotFoundError
+
+        error = LocalEntryNotFoundError("Cannot find the requested files in the disk cache and outgoing traffic "
+                                        "has been disabled.")
 
     def download(repo, revision=None, allow_patterns=None):
         if repo.startswith("meta-llama"):
