@@ -196,3 +196,22 @@ def test_a_one_token_mutation_changes_the_fingerprints_it_affects_and_no_other(n
     for c in keeps:
         assert now[json.dumps(c)] == before(c), f"{name} must leave the fingerprint of {c} alone"
 
+
+
+@pytest.mark.integration
+def test_the_migration_probes_a_commits_own_code_in_a_worktree(models, today):
+    """scripts/migrate_fingerprints.py runs this checkout's probe against a commit's code: at HEAD it must
+    measure exactly what this checkout measures (the package there, not the installed one)."""
+    sys.path.insert(0, str(PACKAGE.parent / "scripts"))
+    try:
+        import migrate_fingerprints
+    finally:
+        sys.path.pop(0)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PACKAGE.parent, capture_output=True, text=True).stdout
+    if not head.strip() or subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "kvembed"],
+                                          cwd=PACKAGE.parent).returncode != 0:
+        pytest.skip("needs a git checkout whose package is committed (HEAD is what the worktree holds)")
+    key = json.dumps(["prompteol", {}, False])
+    got = migrate_fingerprints.probe_at(head.strip(), [key], [json.dumps(["Clustering", False])], models)
+    assert got["embeddings"][key] == fingerprint.embeddings_fingerprint("prompteol", {}, models)
+    assert got["evaluation"][json.dumps(["Clustering", False])] == today("evaluation", "Clustering")

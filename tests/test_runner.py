@@ -131,6 +131,16 @@ def test_the_readme_call_of_mtebs_result_cache_finds_every_result(first_run):
     assert {r.task_name for m in loaded.model_results for r in m.task_results} == set(TASKS)
 
 
+def test_a_row_is_current_exactly_while_this_code_computes_its_fingerprint(first_run):
+    out, df = first_run
+    main = df[df["is_main"]]
+    assert set(tables.provenance(main)) == {"current"} or set(tables.provenance(main)) == {"dirty"}
+    other = main.assign(fingerprint="made-by-other-code", git_commit="abc")
+    assert set(tables.provenance(other)) == {"older code"}
+    unknown = main.drop(columns="fingerprint").assign(git_commit="abc")  # made before fingerprints existed
+    assert set(tables.provenance(unknown)) == {"older code"}
+
+
 def test_table_rendering(first_run, tmp_path):
     out, _ = first_run
     md = tables.render(out).read_text()
