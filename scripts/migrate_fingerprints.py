@@ -1,11 +1,13 @@
 """Give committed result rows this code's fingerprint where it is shown that their commit computes the same.
 
-For each commit recorded in ``results/runs`` (``git_commit``), the commit is checked out beside this one (a
-git worktree), this checkout's probe (``kvembed/harness/fingerprint.py``, the measuring instrument) is put
-into it and run against that commit's code, for every (method, overrides, task type) its rows hold. Where the
-old code's fingerprint equals this code's, and the row's torch / transformers / mteb versions are the installed
-ones, the rows get the fingerprint columns (their ``git_commit`` stays: they were made there). Every other row
-is left as it is and listed, to be regenerated from a clean commit.
+Every row that is not ``current`` (made before fingerprints were recorded, or fingerprinted by an earlier
+version of the probe: after a change to ``kvembed/harness/fingerprint.py`` itself) is re-certified at its
+own commit: the commit recorded in ``git_commit`` is checked out beside this one (a git worktree), this
+checkout's probe (the measuring instrument) is put into it and run against that commit's code, for every
+(method, overrides, task instructions, task type) its rows hold. Where the old code's fingerprint equals this
+code's, and the row's torch / transformers / mteb versions are the installed ones, the rows get this code's
+fingerprint columns (their ``git_commit`` stays: they were made there). Every other row is left as it is and
+listed, to be regenerated from a clean commit.
 
     python scripts/migrate_fingerprints.py                 # migrate results/runs, print what is left
     python scripts/migrate_fingerprints.py --dry-run       # only say what would happen
@@ -30,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kvembed.harness import fingerprint  # noqa: E402
+from kvembed.harness.fingerprint import is_current  # noqa: E402
 from kvembed.harness.results import read_result, task_files, write_table  # noqa: E402
 
 log = logging.getLogger("migrate_fingerprints")
@@ -88,12 +91,14 @@ def stsb_tables(results: Path, versions_at: dict[str, str]) -> dict[Path, pd.Dat
     out = {}
     for path in sorted(results.glob("stsb_*.parquet")):
         df = pd.read_parquet(path)
-        if "fingerprint" in df:
+        if "fingerprint" in df and is_current(df).all():
             continue
         md = path.with_suffix(".md").read_text()
         commit = str(df["git_commit"].iloc[0])
-        out[path] = df.assign(overrides="{}", task_type="STS", use_instructions=False,
-                              header=md[:md.index("| method")], versions=versions_at.get(commit, "{}"))
+        if "header" not in df:  # written before the script recorded these columns
+            df = df.assign(overrides="{}", task_type="STS", use_instructions=False,
+                           header=md[:md.index("| method")], versions=versions_at.get(commit, "{}"))
+        out[path] = df
     return out
 
 
@@ -109,7 +114,7 @@ def main() -> None:
     files: dict[Path, pd.DataFrame] = {}
     for path in task_files(args.results / "runs"):
         df = read_result(path)
-        if "fingerprint" not in df:  # else made (or migrated) with a fingerprint already
+        if "fingerprint" not in df or not is_current(df).all():  # else current already
             files[path] = df
     seen: dict[str, set[str]] = defaultdict(set)
     for df in files.values():
@@ -120,7 +125,7 @@ def main() -> None:
     for path, df in files.items():
         for commit in df["git_commit"].astype(str).unique():
             by_commit[commit].append(path)
-    log.info("%d result files without a fingerprint, made at %d commits", len(files), len(by_commit))
+    log.info("%d result files not current, made at %d commits", len(files), len(by_commit))
 
     now = fingerprint.current()
     installed = fingerprint.versions()
