@@ -24,8 +24,9 @@ needs_data = pytest.mark.skipif(ROOT is None or not ROOT.is_dir(),
 ROWS = {"STS12": 3108, "STS13": 1500, "STS14": 3750, "STS15": 3000, "STS16": 1186, "SICK-R": 9927, "BIOSSES": 100}
 
 
-def test_the_local_tasks_are_the_sts_category_and_two_classification_tasks():
-    assert set(LOCAL_TASKS) == set(ROWS) | {"Banking77Classification", "AmazonCounterfactualClassification"}
+def test_the_local_tasks_are_the_sts_category_three_classification_tasks_and_one_pair_classification_task():
+    assert set(LOCAL_TASKS) == set(ROWS) | {"Banking77Classification", "AmazonCounterfactualClassification",
+                                            "EmotionClassification", "TwitterURLCorpus"}
 
 
 @needs_data
@@ -54,6 +55,46 @@ def test_classification_tasks_are_whole_and_a_limit_samples_the_evaluated_splits
     assert set(amazon.dataset["en"]["train"]["label"]) == {0, 1}
     whole = local_task("AmazonCounterfactualClassification", ROOT).dataset["en"]["train"]["text"]
     assert set(amazon.dataset["en"]["train"]["text"]) < set(whole)
+
+
+@needs_data
+def test_emotion_is_mtebs_own_task_with_its_rows_and_labels():
+    emotion = local_task("EmotionClassification", ROOT)
+    assert type(emotion) is type(mteb.get_task("EmotionClassification"))
+    assert {k: len(v) for k, v in emotion.dataset.items()} == {"train": 16000, "validation": 2000, "test": 2000}
+    test = emotion.dataset["test"]
+    # mteb's ids: sadness 0, joy 1, love 2, anger 3, fear 4, surprise 5 (its statistics: 581 / 695 / 159 / ...)
+    assert [list(test["label"]).count(k) for k in range(6)] == [581, 695, 159, 275, 224, 66]
+    assert sum(len(t) for t in test["text"]) == 193_173  # mteb's character total of the test split
+
+
+@needs_data
+def test_twitter_url_corpus_is_mtebs_own_task_with_its_pairs_and_labels_and_says_how_it_differs():
+    from kvembed.eval.tasks.local import KNOWN_DIFFERENCES
+
+    task = local_task("TwitterURLCorpus", ROOT)
+    assert type(task) is type(mteb.get_task("TwitterURLCorpus"))
+    test = task.dataset["test"]
+    assert set(test.column_names) == {"sentence1", "sentence2", "labels"}
+    assert len(test) == 51_534 and list(test["labels"]).count(1) == 12_988  # train + test parts, n = 3 dropped
+    assert "lower-cased" in KNOWN_DIFFERENCES["TwitterURLCorpus"]
+    sampled = local_task("TwitterURLCorpus", ROOT, limit=100).dataset["test"]
+    assert len(sampled) == 100 and set(sampled["labels"]) == {0, 1}
+
+
+def test_the_original_twitter_url_judgements_map_as_mteb_maps_them(tmp_path):
+    from kvembed.eval.tasks.local import _twitter_url_corpus
+
+    folder = tmp_path / "twitter_url_corpus"
+    (folder / "train").mkdir(parents=True)
+    for name, text in (("a.toks", "a b\n"), ("b.toks", "c d\n"), ("sim.txt", "1\n")):
+        (folder / "train" / name).write_text(text)
+    (folder / "Twitter_URL_Corpus_test.txt").write_text(
+        "s1\tt1\t(0,6)\turl\n\ns2\tt2\t(3,6)\turl\ns3\tt3\t(4,6)\turl\ns4\tt4\t\t(2,6)\turl\n")
+    assert _twitter_url_corpus(folder) == [("a b", "c d", 1), ("s1", "t1", 0), ("s3", "t3", 1), ("s4", "t4", 0)]
+    (folder / "Twitter_URL_Corpus_test.txt").write_text("s1\tt1\tno judgement\n")
+    with pytest.raises(LocalDataError, match=r"Twitter_URL_Corpus_test.txt:1: no '\(n,6\)' judgement"):
+        _twitter_url_corpus(folder)
 
 
 @needs_data

@@ -108,17 +108,27 @@ def versions() -> dict[str, str | None]:
 def _isolated() -> Iterator[None]:
     """One torch thread (the same bits whatever the caller's threading) and a private cache folder, so the
     layer choice is computed by the code under probe, never read from an earlier run's cache."""
+    import datasets
     import torch
+    from transformers.utils import logging as hf_logging
 
     threads = torch.get_num_threads()
     saved = os.environ.get("KVEMBED_CACHE")
+    # the probe's dozens of tiny loads and tasks would fill a report's output with progress bars
+    bars = hf_logging.is_progress_bar_enabled(), datasets.is_progress_bar_enabled()
     with tempfile.TemporaryDirectory(prefix="kvembed-probe-") as tmp:
         torch.set_num_threads(1)
         os.environ["KVEMBED_CACHE"] = tmp
+        hf_logging.disable_progress_bar()
+        datasets.disable_progress_bars()
         try:
             with torch.no_grad():
                 yield
         finally:
+            if bars[0]:
+                hf_logging.enable_progress_bar()
+            if bars[1]:
+                datasets.enable_progress_bars()
             torch.set_num_threads(threads)
             if saved is None:
                 os.environ.pop("KVEMBED_CACHE", None)

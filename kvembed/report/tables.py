@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..eval.tasks.local import KNOWN_DIFFERENCES
 from ..harness.fingerprint import is_current
 from ..harness.results import items_file, load_results
 from .intervals import N_BOOT, category_ci
@@ -211,6 +212,9 @@ def render(results_dir: Path | str = "results") -> Path:
                          "`sample per task`: a fixed, seeded sample of that many items of each evaluated split "
                          "(`benchmark.limit=null` runs the full sets). `CI`: 95% bootstrap interval of the column's "
                          f"mean, resampling every task's pairs at once ({N_BOOT} resamples).\n")
+        local = sources.loc[sources.get("data_source", pd.Series(dtype=str)) == "local files", "task_name"]
+        for task in sorted(set(local) & set(KNOWN_DIFFERENCES)):
+            parts.append(f"\n{task} from the original files: {KNOWN_DIFFERENCES[task]}.\n")
         if "smollm2-135m" in set(t["backbone"]):
             parts.append("\nsmollm2-135m is SmolLM2-135M-Instruct from a 4-bit (Q4_1) GGUF, dequantised to fp32: "
                          "its scores are those of the quantised weights.\n")

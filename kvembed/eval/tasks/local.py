@@ -9,6 +9,8 @@ of the original releases::
     <root>/biosses/biosses_sentence_pairs_test_derived_from_github.txt, annotation_scores_from_github.txt
     <root>/banking77/{train,test}.csv, categories.json
     <root>/amazon_counterfactual/EN_{train,valid,test}.tsv, EN-ext_{…}.tsv
+    <root>/emotion/{train,val,test}.txt                  (``text;label_name``, dair-ai's CARER release)
+    <root>/twitter_url_corpus/Twitter_URL_Corpus_test.txt, train/{a.toks,b.toks,sim.txt}
 
 Every split is checked against the descriptive statistics that ship inside mteb (rows, unique texts and,
 for STS, the mean gold score); a missing file or a mismatch is an error that names the file. A ``limit``
@@ -168,10 +170,27 @@ def _amazon_counterfactual(folder: Path) -> dict[str, dict[str, dict[str, list]]
     return subsets
 
 
+EMOTIONS = ("sadness", "joy", "love", "anger", "fear", "surprise")  # mteb's label ids 0-5
+
+
+def _emotion(folder: Path) -> dict[str, dict[str, dict[str, list]]]:
+    splits = {}
+    for split, name in (("train", "train"), ("validation", "val"), ("test", "test")):
+        path = _need(folder / f"{name}.txt")
+        lines = path.read_text(encoding="utf-8").splitlines()[1:]  # a header line, then text;label_name
+        rows = [line.rsplit(";", 1) for line in lines if line.strip()]  # the text may hold ';' itself
+        unknown = sorted({r[-1] for r in rows} - set(EMOTIONS))
+        if unknown or any(len(r) != 2 for r in rows):
+            raise LocalDataError(f"{path}: expected 'text;label' lines with labels {EMOTIONS}, found {unknown}")
+        splits[split] = {"text": [r[0] for r in rows], "label": [EMOTIONS.index(r[1]) for r in rows]}
+    return {"default": splits}
+
+
 CLASSIFICATION_SOURCES: dict[str, tuple[str, Callable[[Path], dict], tuple[str, ...]]] = {
     # name: (folder, reader, the subsets evaluated — mteb's English ones that the folder holds)
     "Banking77Classification": ("banking77", _banking77, ("default",)),
     "AmazonCounterfactualClassification": ("amazon_counterfactual", _amazon_counterfactual, ("en",)),
+    "EmotionClassification": ("emotion", _emotion, ("default",)),
 }
 
 
@@ -191,10 +210,13 @@ def classification_task(name: str, root: Path, limit: int | None = None, seed: i
         for split, cols in data[subset].items():
             if split in stats:
                 want = stats[split] if subset == "default" else stats[split]["hf_subset_descriptive_stats"][subset]
+                # the number of texts per label (a label's id is the file's own naming, not always mteb's)
+                sizes = sorted(v["count"] for v in want["label_statistics"]["labels"].values())
                 _check(f"{name} ({subset}, {split})", {"num_samples": len(cols["text"]),
-                                                       "unique_texts": len(set(cols["text"]))},
-                       {"num_samples": want["num_samples"], "unique_texts": want["text_statistics"]["unique_texts"]},
-                       root / folder)
+                                                       "unique_texts": len(set(cols["text"])),
+                                                       "label_sizes": sorted(_counts(cols["label"]).values())},
+                       {"num_samples": want["num_samples"], "unique_texts": want["text_statistics"]["unique_texts"],
+                        "label_sizes": sizes}, root / folder)
             if limit is not None:
                 size = limit if split in task.metadata.eval_splits else TRAIN_POOL * limit
                 keep = sample_indices(len(cols["text"]), size, seed)
@@ -206,7 +228,69 @@ def classification_task(name: str, root: Path, limit: int | None = None, seed: i
     return task
 
 
-LOCAL_TASKS = tuple(STS_SOURCES) + tuple(CLASSIFICATION_SOURCES)
+def _counts(labels: list) -> dict[str, int]:
+    return {str(k): labels.count(k) for k in sorted(set(labels))}
+
+
+# ------------------------------------------------------------------------------------- PairClassification
+def _paraphrase_label(judged: str) -> int | None:
+    """The original corpus' ``(n,6)``: n of 6 annotators judged a paraphrase; mteb keeps n <= 2 as 0 and
+    n >= 4 as 1, and drops n = 3."""
+    n = int(judged.strip("()").split(",")[0])
+    return None if n == 3 else int(n >= 4)
+
+
+def _twitter_url_corpus(folder: Path) -> list[tuple[str, str, int]]:
+    """mteb's ``test`` is the corpus' train and test parts together: the train part from its lower-cased,
+    tokenised copy (``train/``: label already 0/1), the test part from the original file."""
+    train = folder / "train"
+    a, b, sim = (_need(train / f).read_text(encoding="utf-8").splitlines() for f in ("a.toks", "b.toks", "sim.txt"))
+    if not len(a) == len(b) == len(sim):
+        raise LocalDataError(f"{train}: a.toks, b.toks and sim.txt must have one line per pair "
+                             f"({len(a)}, {len(b)}, {len(sim)} lines)")
+    pairs = [(x, y, int(z)) for x, y, z in zip(a, b, sim)]
+    path = _need(folder / "Twitter_URL_Corpus_test.txt")
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        judged = next((f for f in fields[2:] if f.startswith("(") and f.endswith(",6)")), None)
+        if judged is None:
+            raise LocalDataError(f"{path}:{number}: no '(n,6)' judgement field")
+        label = _paraphrase_label(judged)
+        if label is not None:
+            pairs.append((fields[0], fields[1], label))
+    return pairs
+
+
+# The known difference of the files from mteb's hub copy, stated wherever their scores are shown.
+KNOWN_DIFFERENCES = {
+    "TwitterURLCorpus": "its train part (42,200 of 51,534 pairs) is the corpus' lower-cased, tokenised copy, "
+                        "so scores are comparable to MTEB's, not identical",
+}
+
+
+def pair_classification_task(name: str, root: Path, limit: int | None = None, seed: int = 0):
+    """mteb's TwitterURLCorpus with its pairs read from ``root`` (counts and labels checked against mteb's
+    statistics; its unique texts differ, ``KNOWN_DIFFERENCES``)."""
+    import mteb
+
+    folder = root / "twitter_url_corpus"
+    pairs = _twitter_url_corpus(folder)
+    want = _stats(name, "PairClassification")["test"]
+    _check(name, {"num_samples": len(pairs), "labels": _counts([p[2] for p in pairs])},
+           {"num_samples": want["num_samples"],
+            "labels": {k: v["count"] for k, v in want["labels_statistics"]["labels"].items()}}, folder)
+    pairs = [pairs[i] for i in sample_indices(len(pairs), limit, seed)]
+    task = mteb.get_task(name)
+    task.dataset = DatasetDict({"test": Dataset.from_dict({
+        "sentence1": [p[0] for p in pairs], "sentence2": [p[1] for p in pairs], "labels": [p[2] for p in pairs]})})
+    task.data_loaded = True
+    return task
+
+
+PAIR_SOURCES = ("TwitterURLCorpus",)
+LOCAL_TASKS = tuple(STS_SOURCES) + tuple(CLASSIFICATION_SOURCES) + PAIR_SOURCES
 
 
 def local_task(name: str, root: Path, limit: int | None = None, seed: int = 0):
@@ -215,4 +299,6 @@ def local_task(name: str, root: Path, limit: int | None = None, seed: int = 0):
         return sts_task(name, root, limit, seed)
     if name in CLASSIFICATION_SOURCES:
         return classification_task(name, root, limit, seed)
+    if name in PAIR_SOURCES:
+        return pair_classification_task(name, root, limit, seed)
     raise ValueError(f"No local files are known for task {name!r}; local tasks: {list(LOCAL_TASKS)}")
