@@ -121,8 +121,6 @@ STS_SOURCES: dict[str, tuple[str, Callable[[Path], list[tuple[str, str, float]]]
 
 def sts_task(name: str, root: Path, limit: int | None = None, seed: int = 0):
     """mteb's own STS task ``name`` with its test split read from ``root``."""
-    import mteb
-
     folder, read, exact_texts = STS_SOURCES[name]
     pairs = read(root / folder)
     want = _stats(name, "STS")["test"]
@@ -133,10 +131,17 @@ def sts_task(name: str, root: Path, limit: int | None = None, seed: int = 0):
         expected.update(text1_unique=want["text1_statistics"]["unique_texts"],
                         text2_unique=want["text2_statistics"]["unique_texts"])
     _check(name, got, expected, root / folder)
+    return _pairs_task(name, pairs, "score", limit, seed)
+
+
+def _pairs_task(name: str, pairs: list[tuple[str, str, Any]], third: str, limit: int | None, seed: int):
+    """mteb's own task ``name`` whose test split is a seeded sample of ``pairs`` (sentence1, sentence2, ``third``)."""
+    import mteb
+
     pairs = [pairs[i] for i in sample_indices(len(pairs), limit, seed)]
     task = mteb.get_task(name)
     task.dataset = DatasetDict({"test": Dataset.from_dict({
-        "sentence1": [p[0] for p in pairs], "sentence2": [p[1] for p in pairs], "score": [p[2] for p in pairs]})})
+        "sentence1": [p[0] for p in pairs], "sentence2": [p[1] for p in pairs], third: [p[2] for p in pairs]})})
     task.data_loaded = True
     return task
 
@@ -273,20 +278,13 @@ KNOWN_DIFFERENCES = {
 def pair_classification_task(name: str, root: Path, limit: int | None = None, seed: int = 0):
     """mteb's TwitterURLCorpus with its pairs read from ``root`` (counts and labels checked against mteb's
     statistics; its unique texts differ, ``KNOWN_DIFFERENCES``)."""
-    import mteb
-
     folder = root / "twitter_url_corpus"
     pairs = _twitter_url_corpus(folder)
     want = _stats(name, "PairClassification")["test"]
     _check(name, {"num_samples": len(pairs), "labels": _counts([p[2] for p in pairs])},
            {"num_samples": want["num_samples"],
             "labels": {k: v["count"] for k, v in want["labels_statistics"]["labels"].items()}}, folder)
-    pairs = [pairs[i] for i in sample_indices(len(pairs), limit, seed)]
-    task = mteb.get_task(name)
-    task.dataset = DatasetDict({"test": Dataset.from_dict({
-        "sentence1": [p[0] for p in pairs], "sentence2": [p[1] for p in pairs], "labels": [p[2] for p in pairs]})})
-    task.data_loaded = True
-    return task
+    return _pairs_task(name, pairs, "labels", limit, seed)
 
 
 PAIR_SOURCES = ("TwitterURLCorpus",)
