@@ -19,7 +19,9 @@ fingerprint. What the probe cannot see is listed in docs/development.md ("Result
 
 This file is the measuring instrument, not the code it measures: ``scripts/migrate_fingerprints.py`` runs
 it unchanged inside a checkout of an older commit (its relative imports then resolve to that commit's
-code), so it keeps to the API every recorded commit has.
+code), so it keeps to the API every recorded commit has. That is why the probe functions import what they
+measure inside themselves: at module level only what every commit has, and a report that finds every
+fingerprint in the cache never loads the models' stack.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ import numpy as np
 
 from ..paths import atomic_write_bytes, cache_dir, stable_hash
 from ..provenance import PACKAGE
+from .results import package_versions
 
 log = logging.getLogger(__name__)
 
@@ -95,13 +97,9 @@ def _digest(outputs: Sequence[Any]) -> str:
 
 
 def versions() -> dict[str, str | None]:
-    out = {}
-    for name in VERSIONED:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
+    """The versions a fingerprint includes, as every row records them (``results.package_versions``)."""
+    recorded = json.loads(package_versions())
+    return {name: recorded.get(name) for name in VERSIONED}
 
 
 @contextlib.contextmanager
