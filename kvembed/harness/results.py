@@ -116,7 +116,7 @@ class DamagedResultError(ValueError):
 REQUIRED_COLUMNS = (*SCORE_COLUMNS, "task_name", "method", "overrides")
 
 
-def read_result(path: Path | str, columns: list[str] | None = None) -> pd.DataFrame:
+def read_result(path: Path | str) -> pd.DataFrame:
     """A task result file's rows, or ``DamagedResultError`` saying what is wrong with it."""
     path = Path(path)
     try:
@@ -126,7 +126,7 @@ def read_result(path: Path | str, columns: list[str] | None = None) -> pd.DataFr
         missing = [c for c in REQUIRED_COLUMNS if c not in names]
         if missing:
             raise DamagedResultError(path, f"columns {missing} are missing")
-        df = pd.read_parquet(path, columns=columns)
+        df = pd.read_parquet(path)
     except DamagedResultError:
         raise
     except (OSError, ValueError, pa.ArrowException) as err:  # ArrowInvalid: "not a parquet file"

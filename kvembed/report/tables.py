@@ -205,6 +205,9 @@ def render(results_dir: Path | str = "results") -> Path:
         if "data_source" in sources:
             where = sources.groupby("data_source")["task_name"].apply(lambda t: ", ".join(sorted(t)))
             parts.append("\nRows come from: " + "; ".join(f"{src}: {tasks}" for src, tasks in where.items()) + ".\n")
+            local = set(sources.loc[sources["data_source"] == "local files", "task_name"])
+            parts += [f"\n{task} from the original files: {KNOWN_DIFFERENCES[task]}.\n"
+                      for task in sorted(local & set(KNOWN_DIFFERENCES))]
         if proxies:
             parts.append("\nColumns say `real` (mteb's own task and evaluator on the task's real rows) or `proxy` "
                          f"(offline stand-ins derived from STS-B text: {', '.join(proxies)}) **not MTEB scores**, so "
@@ -212,9 +215,6 @@ def render(results_dir: Path | str = "results") -> Path:
                          "`sample per task`: a fixed, seeded sample of that many items of each evaluated split "
                          "(`benchmark.limit=null` runs the full sets). `CI`: 95% bootstrap interval of the column's "
                          f"mean, resampling every task's pairs at once ({N_BOOT} resamples).\n")
-        local = sources.loc[sources.get("data_source", pd.Series(dtype=str)) == "local files", "task_name"]
-        for task in sorted(set(local) & set(KNOWN_DIFFERENCES)):
-            parts.append(f"\n{task} from the original files: {KNOWN_DIFFERENCES[task]}.\n")
         if "smollm2-135m" in set(t["backbone"]):
             parts.append("\nsmollm2-135m is SmolLM2-135M-Instruct from a 4-bit (Q4_1) GGUF, dequantised to fp32: "
                          "its scores are those of the quantised weights.\n")
