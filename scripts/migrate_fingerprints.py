@@ -41,9 +41,10 @@ COLUMNS = ("fingerprint", "fingerprint_embeddings", "fingerprint_evaluation")
 # Runs inside the old commit's checkout: kvembed resolves to that commit's package, with the probe put in.
 WORKER = """
 import json, sys
+import kvembed
 from kvembed.harness import fingerprint as f
 request = json.load(open(sys.argv[1]))
-out = {"embeddings": {}, "evaluation": {}}
+out = {"package": kvembed.__file__, "embeddings": {}, "evaluation": {}}
 for key in request["embeddings"]:
     method, overrides, instructions = json.loads(key)
     out["embeddings"][key] = f.embeddings_fingerprint(method, overrides, request["models"], instructions)
@@ -64,13 +65,12 @@ def probe_at(commit: str, embeddings: list[str], evaluation: list[str], models: 
             request, answer = Path(tmp) / "request.json", Path(tmp) / "answer.json"
             request.write_text(json.dumps({"embeddings": embeddings, "evaluation": evaluation, "models": models}))
             env = {**os.environ, "PYTHONPATH": str(tree)}
-            check = subprocess.run([sys.executable, "-c", "import kvembed; print(kvembed.__file__)"], cwd=tree,
-                                   env=env, capture_output=True, text=True, check=True).stdout.strip()
-            if not Path(check).is_relative_to(tree):  # the instrument must measure the old code, not this one
-                raise RuntimeError(f"kvembed resolved to {check}, not to the checkout of {commit}")
             subprocess.run([sys.executable, "-c", WORKER, str(request), str(answer)], cwd=tree, env=env, check=True,
                            stdout=subprocess.DEVNULL)
-            return json.loads(answer.read_text())
+            got = json.loads(answer.read_text())
+            if not Path(got["package"]).is_relative_to(tree):  # the instrument must measure the old code, not this
+                raise RuntimeError(f"kvembed resolved to {got['package']}, not to the checkout of {commit}")
+            return got
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False)
 

@@ -28,9 +28,10 @@ TYPES = tuple(fingerprint.EVAL_TASKS)
 
 WORKER = """
 import json, sys
+import kvembed
 from kvembed.harness import fingerprint as f
 request = json.loads(sys.argv[1])
-print(json.dumps({"embeddings": [f.embeddings_fingerprint(m, o, request["models"], True)
+print(json.dumps({"package": kvembed.__file__, "embeddings": [f.embeddings_fingerprint(m, o, request["models"], True)
                                  for m, o in request["configs"]],
                   "evaluation": [f.evaluation_fingerprint(*t) for t in request["types"]]}))
 """
@@ -76,12 +77,11 @@ def fingerprints_of(root: Path, models, configs=(), types=()) -> dict[str, list[
     request = json.dumps({"models": models, "configs": [_config(c) for c in configs],
                           "types": [_task(t) for t in types]})
     env = {**os.environ, "PYTHONPATH": str(root)}
-    done = subprocess.run([sys.executable, "-c", "import kvembed; print(kvembed.__file__)"], cwd=root, env=env,
-                          capture_output=True, text=True, check=True)
-    assert done.stdout.strip().startswith(str(root)), "the copy, not the installed package, must be measured"
     done = subprocess.run([sys.executable, "-c", WORKER, request], cwd=root, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got["package"].startswith(str(root)), "the copy, not the installed package, must be measured"
+    return got
 
 
 def mutate(root: Path, relative: str, old: str, new: str) -> None:
