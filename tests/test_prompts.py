@@ -7,7 +7,7 @@ import pytest
 
 from kvembed.inputs import MethodInputs
 from kvembed.methods import METHODS
-from kvembed.methods.echo import ECHO
+from kvembed.methods.echo import ECHO_FINETUNED as ECHO
 from kvembed.methods.kvembed import COMPRESSION_PROMPT
 from kvembed.methods.token_prepending import TEMPLATES
 from kvembed.prompts import (

@@ -33,7 +33,7 @@ import os
 import tempfile
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -200,7 +200,30 @@ def embeddings_fingerprint(method: str, overrides: Mapping[str, Any], models: Ma
                 outputs += [arch, *_encoder_outputs(encoder, instructions)]
             except (ValueError, TypeError, RuntimeError) as err:  # what a configuration fails with is what it does
                 outputs += [arch, "fails", type(err).__name__]
+    outputs += _baseline_settings(method, overrides)
     return _digest(outputs)
+
+
+def _baseline_settings(method: str, overrides: Mapping[str, Any]) -> list[Any]:
+    """Token Prepending / Contrastive Prompting settings resolved on every named backbone's depth: a rule that
+    scales layers can agree with another at the probe models' few layers and differ at a real depth. Empty
+    for every other method, so their fingerprints are as before."""
+    from ..backbones import BACKBONES
+    from ..overrides import configure
+
+    spec = configure(method, **dict(overrides))
+    out: list[Any] = []
+    for part in (spec.token_prepending, spec.contrastive):
+        if part is None:
+            continue
+        for name, backbone in BACKBONES.items():
+            if backbone.num_layers:
+                source = backbone.hub_id or backbone.gguf_file or name
+                try:
+                    out += [name, sorted(part.settings(source, name, backbone.num_layers).values.items())]
+                except ValueError as err:
+                    out += [name, "fails", type(err).__name__]
+    return out
 
 
 class ProbeEncoder:
@@ -210,10 +233,13 @@ class ProbeEncoder:
     dim = 32
     max_length = PROBE_MAX_LENGTH
 
-    def __init__(self, method: str) -> None:
+    def __init__(self, kind: str) -> None:
         from ..methods import get_method
 
-        self.method = get_method(method)
+        # the kinds are roles, not methods: "echo" is the query-side symmetric role with an instruction slot,
+        # which the registry's Echo had until its default became the one-template zero-shot prompt; the same
+        # spec under the same name keeps every recorded evaluation fingerprint
+        self.method = replace(get_method("echo_finetuned"), name="echo") if kind == "echo" else get_method(kind)
         self.stats = {"texts": 0, "tokens": 0, "seconds": 0.0, "oom_halvings": 0}
         self.cache = None
 

@@ -103,7 +103,8 @@ def _task_stats(name: str, limit: int | None, offline_data: bool, data_dir: str 
                 split: str | None = None, data_root: str | None = None) -> TextStats | None:
     task = get_task(name, limit=limit, offline_data=offline_data, data_dir=data_dir, split=split, data_root=data_root)
     kind = task.metadata.type
-    if data_source(name, offline_data, data_root) in ("packaged files", "local files") and name not in LOCOV1_TASKS:
+    source = data_source(name, offline_data, data_root, data_dir)
+    if source == "local files" or (source == "packaged files" and name not in LOCOV1_TASKS):
         task.load_data()
         stats = {s: _split_stats(task, s) for s in task.eval_splits}
         source = "the task's data"

@@ -146,7 +146,7 @@ def evaluate_task(run: RunConfig, name: str, model: MTEBEncoder, job: dict[str, 
     meta = {
         **job, "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "task_name": name, "task_type": task.metadata.type, "is_proxy": name in PROXY_TASKS,
-        "data_source": data_source(name, run.benchmark.offline_data, run.benchmark.data_root),
+        "data_source": data_source(name, run.benchmark.offline_data, run.benchmark.data_root, run.benchmark.data_dir),
         "n_samples": int(encoder.stats["texts"] - before["texts"]),
         "wall_seconds": wall, "encode_seconds": enc_seconds,
         "tokens_per_s": tokens / enc_seconds if enc_seconds > 0 else float("nan"),

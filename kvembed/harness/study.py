@@ -19,6 +19,7 @@ from .results import ANY, ANY_OR_UNSET, Selection
 SMOLLM2 = "backbone=smollm2-135m"
 GEMMA = "backbone=gemma3-270m"
 QWEN = "backbone=qwen2.5-coder-0.5b"
+QWEN15 = "backbone=qwen2.5-coder-1.5b"
 DEV_BENCHMARK = "benchmark=offline_dev"  # STS-B dev pairs (mteb's "validation" split): every choice is made here
 TEST_BENCHMARK = "benchmark=offline"  # the full STS-B test split and the proxies: choices are confirmed here
 DEV = (DEV_BENCHMARK, SMOLLM2)
@@ -28,6 +29,8 @@ TEST = (TEST_BENCHMARK, SMOLLM2)
 REAL_SMOLLM2 = ("benchmark=offline_real", SMOLLM2)
 QWEN_DEV = (DEV_BENCHMARK, QWEN, "benchmark.limit=200")
 REAL_QWEN = ("benchmark=sts_real", "benchmark.limit=50", QWEN)
+REAL_QWEN15 = ("benchmark=sts_real", "benchmark.limit=50", QWEN15)  # the 0.5B's seeded pairs (seeded per task)
+NEW_REAL_QWEN = ("benchmark=class_pair_real", QWEN)  # Emotion and TwitterURLCorpus: SmolLM2's seeded items
 # a context override → the result column that records it
 CONTEXT_COLUMNS = {"benchmark": "benchmark", "backbone": "backbone", "benchmark.limit": "limit"}
 
@@ -184,6 +187,12 @@ QUESTIONS: list[Question] = [
              REAL_QWEN, refs=REFERENCES, methods=(*TABLE1_METHODS, "kvembed_no_reroute")),
     Question("qwen_window_real", "Real data, Qwen2.5-Coder-0.5B-Instruct: the window chosen on dev",
              "ablation_confirm_window", (), "real_qwen", REAL_QWEN, needs=("qwen_window",), settings=CHOSEN_WINDOW),
+    Question("qwen15_real", "Real data, Qwen2.5-Coder-1.5B-Instruct (code-tuned), MTEB's STS category (the 0.5B's "
+             "50 pairs per task): re-routing on and off, and PromptEOL", "real_qwen",
+             (f"method={','.join(REFERENCES)}",), "real_qwen_1.5b", REAL_QWEN15, refs=REFERENCES, methods=REFERENCES),
+    Question("qwen_new_real", "Real data, Qwen2.5-Coder-0.5B-Instruct: EmotionClassification and TwitterURLCorpus "
+             "(SmolLM2's 100 seeded items per task)", "real_qwen", (), "real_qwen_new", NEW_REAL_QWEN,
+             refs=REFERENCES, methods=(*TABLE1_METHODS, "kvembed_no_reroute")),
 ]
 BY_KEY = {q.key: q for q in QUESTIONS}
 STAGES: dict[str, list[Question]] = {}

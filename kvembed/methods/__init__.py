@@ -23,6 +23,8 @@ PROMPTS = {
     "pretcot": Prompt.same(prompteol.PRETCOT),
     "ke": Prompt.same(prompteol.KE),
     "echo": echo.ECHO,
+    "echo_newline": Prompt.same(echo.REWRITE.format(text="{text}", separator=echo.ECHO_SEPARATORS["newline"])),
+    "echo_finetuned": echo.ECHO_FINETUNED,
 }
 
 

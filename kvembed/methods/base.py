@@ -17,6 +17,12 @@ from ..prompts import PREPROCESSORS, ROLES, TOKENIZATIONS, Prompt
 DEFAULT = "default"  # the one sentinel for "the method's own setting", wherever an override may be given
 ROUTING_MODES = ("single", "two_pass", "bidirectional")
 IMPLEMENTATIONS = ("flat", "masked")
+# How Token Prepending / Contrastive Prompting are set on a backbone their official code has no entry for:
+# ``authors``: the output layer the authors read on every model but Llama-2-7B (hidden_states[-2]) and
+# Llama-2-7B's intervention layers scaled to the depth; ``depth_scaled``: Llama-2-7B's whole entry scaled to
+# the depth (output layer too); ``script_default`` (TP only): the official script run without a config, on
+# any backbone. Backbones with an official entry (or its nearest family) get it under the first two rules.
+BASELINE_RULES = ("authors", "depth_scaled", "script_default")
 
 
 @dataclass(frozen=True)
@@ -77,13 +83,15 @@ class TokenPrepending:
     ``torch.randn`` row for the added token.
 
     ``paired_prompt``: the prompt is the one the official entry was tuned with (its ``prompt_method``),
-    so layers and prompt are a pairing the authors ran; False = the method's own prompt with those layers."""
+    so layers and prompt are a pairing the authors ran; False = the method's own prompt with those layers.
+    ``rule``: how a backbone without an official entry is set (``BASELINE_RULES``)."""
 
     start: int | None = None
     stop: int | None = None
     output_layer: int | None = None
     seed: int = 3407
     paired_prompt: bool = False
+    rule: str = "authors"
 
     # fuyuchenIfyw/token_prepending, config.yaml: (tp_starting_index, tp_exiting_index, output_layer,
     # prompt_method; its `cot` is PretCoT)
@@ -95,11 +103,17 @@ class TokenPrepending:
                     "config.yaml `llama-2-7b-tp`"),
     }
 
+    # evaluate.py's argparse defaults, what the script runs without --config: --prompt_method prompteol,
+    # --tp_starting_index 1, --tp_exiting_index 99 (every later layer), --output_layer -1
+    SCRIPT_DEFAULT = ({"start": 1, "stop": 99, "output_layer": -1, "prompt": "prompteol"},
+                      "evaluate.py argparse defaults (no --config)")
+
     def settings(self, source: str, name: str, num_layers: int) -> LayerSetting:
         """Layers for this backbone: explicit fields win, then the official table (or its nearest family,
-        marked inferred), then Llama-2-7B's setting scaled to the depth (marked inferred)."""
+        marked inferred), then ``rule`` for a backbone the table does not name (marked inferred)."""
         values, src = _lookup(self, self.OFFICIAL, "fuyuchenIfyw/token_prepending", source, name, num_layers,
-                              ("start", "stop", "output_layer"), scale=("stop", "output_layer"))
+                              ("start", "stop", "output_layer"), scale=("stop", "output_layer"),
+                              script_default=self.SCRIPT_DEFAULT)
         if self.stop is None:  # a depth-scaled stop can round down onto start: keep at least one layer
             values["stop"] = max(values["stop"], values["start"] + 1)
         if not 1 <= values["start"] < values["stop"] <= num_layers:
@@ -114,12 +128,14 @@ class ContrastivePrompting:
     """Contrastive Prompting (Cheng et al., ACL 2025), the official run's ``scaled`` intervention on the
     attention heads' output: at ``layer`` the last token's input to ``o_proj`` becomes
     ``coeff * (A - B)``, where B is the same activation under the contrast prompt. The embedding is the
-    last token's state at ``output_layer``. ``None`` = the per-backbone setting of the official code."""
+    last token's state at ``output_layer``. ``None`` = the per-backbone setting of the official code;
+    ``rule``: how a backbone without an official entry is set (``BASELINE_RULES``)."""
 
     negative: str = 'The irrelevant information of this sentence : "{text}" means in one word:"'
     layer: int | None = None
     coeff: float | None = None
     output_layer: int | None = None
+    rule: str = "authors"
 
     # zifengcheng/CP, run_intervention_eval.sh: (act_layer, coeff, output_layer)
     OFFICIAL = {
@@ -142,21 +158,33 @@ NEAREST_FAMILY = {"llama-3.1": "llama-3", "qwen3": "qwen", "qwen2.5": "qwen", "g
 
 
 def _lookup(obj: Any, official: dict, repo: str, source: str, name: str, num_layers: int,
-            fields: tuple[str, ...], scale: tuple[str, ...]) -> tuple[dict[str, Any], str]:
+            fields: tuple[str, ...], scale: tuple[str, ...],
+            script_default: tuple[dict[str, Any], str] | None = None) -> tuple[dict[str, Any], str]:
+    if obj.rule not in BASELINE_RULES:
+        raise ValueError(f"Unknown baseline rule {obj.rule!r}; choose one of {BASELINE_RULES}")
     key = backbone_key(source, name)
     values, src = None, ""
+    if obj.rule == "script_default":
+        if script_default is None:
+            raise ValueError(f"rule 'script_default' is Token Prepending's ({repo} has no such default)")
+        values, where = dict(script_default[0]), script_default[1]
+        values["stop"] = min(values["stop"], num_layers)  # the official loop runs while i < 99: every layer
+        src = f"{repo} {where}"
     for family, (vals, where) in official.items():
-        if family in key:
+        if values is None and family in key:
             values, src = dict(vals), f"{repo} {where}"
             near = [f for f, fam in NEAREST_FAMILY.items() if f in key and fam == family]
             if near:
                 src = f"inferred: nearest family ({family}) in {src}"
-            break
     if values is None:
         ref, where = official["llama-2"]
         values = dict(ref)
         values.update(_scaled({k: ref[k] for k in scale}, 32, num_layers))
         src = f"inferred: {repo} {where} scaled from 32 to {num_layers} layers"
+        if obj.rule == "authors":  # every official entry but Llama-2-7B's reads the penultimate layer
+            values["output_layer"] = -2
+            src = (f"inferred: output hidden_states[-2] as in every {repo} entry but Llama-2-7B's; "
+                   f"intervention layers of {where} scaled from 32 to {num_layers} layers")
     explicit = {k: getattr(obj, k) for k in fields if getattr(obj, k) is not None}
     if explicit:
         src = "explicit configuration" + ("" if len(explicit) == len(fields) else f"; rest from {src}")

@@ -6,6 +6,11 @@ last token's input to the attention output projection (``o_proj``) is replaced b
 ``coeff * (A - B)``: A from the PromptEOL prompt, B from the contrast prompt run to that layer
 (``evaluate_intervention.py`` with ``--intervention_plan scaled --intervention_location att_head``, the
 official run script's setting). The embedding is the last token's state at the official output layer.
+
+A backbone without an entry in ``run_intervention_eval.sh`` reads ``hidden_states[-2]`` (the Meta-Llama-3-8B
+entry's, and that of every Token Prepending entry but Llama-2-7B's, a repository by the same authors) with
+Llama-2-7B's layer and coefficient scaled to its depth (inferred); ``cp_depth_scaled`` scales the output
+layer too (kvembed's earlier inference).
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from .base import ContrastivePrompting, MethodSpec
 from .prompteol import PROMPTEOL
 
 METHODS = [
-    MethodSpec("cp", Prompt.same(PROMPTEOL), "last", contrastive=ContrastivePrompting(), preprocess="prompteol",
-               reference="Cheng et al. 2025, arXiv 2505.12831; zifengcheng/CP evaluate_intervention.py, "
-                         "run_intervention_eval.sh"),
+    MethodSpec(f"cp{suffix}", Prompt.same(PROMPTEOL), "last", contrastive=ContrastivePrompting(rule=rule),
+               preprocess="prompteol", reference="Cheng et al. 2025, arXiv 2505.12831; zifengcheng/CP "
+                                                 "evaluate_intervention.py, run_intervention_eval.sh")
+    for suffix, rule in (("", "authors"), ("_depth_scaled", "depth_scaled"))
 ]

@@ -12,6 +12,12 @@ Each entry of the official ``config.yaml`` pairs its layers with the prompt they
 ``gemma2-9b-tp`` with PretCoT (``cot``). ``token_prepending`` runs that pairing on every backbone (the
 prompt follows the entry its layers come from); ``token_prepending_prompteol``, ``_pretcot`` and ``_ke``
 fix the prompt whatever the entry (MetaEOL, an average over eight prompts, is not offered).
+
+A backbone without an entry (SmolLM2, Mistral, Qwen2.5 ...) reads ``hidden_states[-2]``, the output layer of
+every entry but Llama-2-7B's, with Llama-2-7B's TP layers scaled to its depth (inferred).
+``token_prepending_depth_scaled`` scales Llama-2-7B's whole entry, output layer included (kvembed's earlier
+inference); ``token_prepending_script_default`` is ``evaluate.py`` run without a config: PromptEOL, TP from
+layer 1 to the end, the final normed state.
 """
 
 from __future__ import annotations
@@ -37,8 +43,9 @@ def paired_prompt(name: str) -> Prompt:
 
 METHODS = [
     # the llama-2 entry's pairing stands in until a backbone's entry is known (Encoder resolves it)
-    MethodSpec("token_prepending", paired_prompt("prompteol"), "last", preprocess="prompteol",
-               token_prepending=TokenPrepending(paired_prompt=True), reference=REFERENCE),
+    *[MethodSpec(f"token_prepending{suffix}", paired_prompt("prompteol"), "last", preprocess="prompteol",
+                 token_prepending=TokenPrepending(paired_prompt=True, rule=rule), reference=REFERENCE)
+      for suffix, rule in (("", "authors"), ("_depth_scaled", "depth_scaled"), ("_script_default", "script_default"))],
     *[MethodSpec(f"token_prepending_{name}", paired_prompt(name), "last", preprocess="prompteol",
                  token_prepending=TokenPrepending(), reference=REFERENCE) for name in TEMPLATES],
 ]

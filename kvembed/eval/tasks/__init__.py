@@ -30,7 +30,7 @@ def get_task(name: str, limit: int | None = None, offline_data: bool = False, da
     if name == "STSBenchmark" and offline_data:
         return stsbenchmark(limit=limit, split=split or "test")
     root = resolve_data_root(data_root)
-    if root is not None and name in LOCAL_TASKS:
+    if root is not None and name in LOCAL_TASKS and not (name in LOCOV1_TASKS and data_dir):  # data_dir: a fixture
         task = local_task(name, root, limit=limit)
         return task.filter_eval_splits([split]) if split else task
     if (name in OFFLINE_TASKS and name != "STSBenchmark") or name in LOCOV1_TASKS:
@@ -67,7 +67,8 @@ def task_type(name: str) -> str:
         raise ValueError(f"Unknown task {name!r}: not an mteb task nor one of kvembed's tasks") from err
 
 
-def data_source(name: str, offline_data: bool = False, data_root: str | None = None) -> str:
+def data_source(name: str, offline_data: bool = False, data_root: str | None = None,
+                data_dir: str | None = None) -> str:
     """Where a task's rows come from: ``local files``, ``packaged files`` (STS-B, proxies, fixtures) or ``hub``."""
     from .local import LOCAL_TASKS, resolve_data_root
     from .locov1 import LOCOV1_TASKS
@@ -75,7 +76,7 @@ def data_source(name: str, offline_data: bool = False, data_root: str | None = N
 
     if name == "STSBenchmark":  # mteb's real task: the packaged STS-B files only when asked for
         return "packaged files" if offline_data else "hub"
-    if name in LOCAL_TASKS and resolve_data_root(data_root) is not None:
+    if name in LOCAL_TASKS and resolve_data_root(data_root) is not None and not (name in LOCOV1_TASKS and data_dir):
         return "local files"
     if name in OFFLINE_TASKS:
         return "packaged files"

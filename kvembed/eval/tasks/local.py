@@ -11,6 +11,7 @@ of the original releases::
     <root>/amazon_counterfactual/EN_{train,valid,test}.tsv, EN-ext_{…}.tsv
     <root>/emotion/{train,val,test}.txt                  (``text;label_name``, dair-ai's CARER release)
     <root>/twitter_url_corpus/Twitter_URL_Corpus_test.txt, train/{a.toks,b.toks,sim.txt}
+    <root>/qmsum/test.jsonl.gz                          (Yale-LILY/QMSum, one meeting per line: LoCoV1's qmsum)
 
 Every split is checked against the descriptive statistics that ship inside mteb (rows, unique texts and,
 for STS, the mean gold score); a missing file or a mismatch is an error that names the file. A ``limit``
@@ -23,6 +24,7 @@ split is whole.
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import os
 from collections.abc import Callable
@@ -272,6 +274,10 @@ def _twitter_url_corpus(folder: Path) -> list[tuple[str, str, int]]:
 KNOWN_DIFFERENCES = {
     "TwitterURLCorpus": "its train part (42,200 of 51,534 pairs) is the corpus' lower-cased, tokenised copy, "
                         "so scores are comparable to MTEB's, not identical",
+    "LoCoV1.qmsum": "built from QMSum's original test split (35 meetings, 281 reference summaries as queries); "
+                    "LoCoV1's code reads SCROLLS, whose document is the question followed by the transcript (one "
+                    "document per query), while here each transcript is one document, so its rows are LoCoV1's "
+                    "task, not LoCoV1's rows",
 }
 
 
@@ -288,7 +294,56 @@ def pair_classification_task(name: str, root: Path, limit: int | None = None, se
 
 
 PAIR_SOURCES = ("TwitterURLCorpus",)
-LOCAL_TASKS = tuple(STS_SOURCES) + tuple(CLASSIFICATION_SOURCES) + PAIR_SOURCES
+
+# ------------------------------------------------------------------------------------------ QMSum (LoCoV1)
+
+QMSUM_TEST = {"meetings": 35, "queries": 281}  # the QMSum / SCROLLS test split
+
+
+def render_meeting(turns: list[dict[str, str]]) -> str:
+    """A QMSum meeting as one document: one ``speaker: content`` line per turn, as SCROLLS (whose ``qmsum``
+    LoCoV1 reads: HazyResearch/m2 ``bert/loco_eval.py``, ``tau_scrolls_qmsum_config``) writes a transcript."""
+    return "\n".join(f"{t['speaker']}: {t['content']}" for t in turns)
+
+
+def _qmsum(folder: Path) -> tuple[list[str], list[tuple[str, int]]]:
+    """(documents, [(query, document index)]) of QMSum's test split: each meeting once; each of its queries'
+    reference summaries (LoCoV1's query column is SCROLLS' ``output``) retrieves it."""
+    path = _need(folder / "test.jsonl.gz")
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        meetings = [json.loads(line) for line in fh if line.strip()]
+    documents = [render_meeting(m["meeting_transcripts"]) for m in meetings]
+    queries = [(q["answer"], i) for i, m in enumerate(meetings)
+               for q in m["general_query_list"] + m["specific_query_list"]]
+    got = {"meetings": len(documents), "queries": len(queries)}
+    if got != QMSUM_TEST:
+        raise LocalDataError(f"LoCoV1.qmsum: {path} holds {got}, QMSum's test split has {QMSUM_TEST}")
+    return documents, queries
+
+
+def qmsum_task(name: str, root: Path, limit: int | None = None, seed: int = 0):
+    """LoCoV1's ``qmsum`` (nDCG@10) from QMSum's original test split: 281 summaries, each retrieving its
+    meeting among the 35 (``KNOWN_DIFFERENCES``); a ``limit`` keeps a seeded sample of the queries, never
+    fewer documents."""
+    from mteb.abstasks.retrieval_dataset_loaders import RetrievalSplitData
+
+    from .locov1 import LOCOV1_TASKS
+
+    folder = root / "qmsum"
+    documents, queries = _qmsum(folder)
+    queries = [queries[i] for i in sample_indices(len(queries), limit, seed)]
+    task = LOCOV1_TASKS[name]()
+    task.dataset = {"default": {"test": RetrievalSplitData(
+        corpus=Dataset.from_dict({"id": [f"meeting-{i}" for i in range(len(documents))], "text": documents}),
+        queries=Dataset.from_dict({"id": [f"q{i}" for i in range(len(queries))], "text": [q for q, _ in queries]}),
+        relevant_docs={f"q{i}": {f"meeting-{d}": 1} for i, (_, d) in enumerate(queries)},
+        top_ranked=None)}}
+    task.data_loaded = True
+    return task
+
+
+RETRIEVAL_SOURCES = ("LoCoV1.qmsum",)
+LOCAL_TASKS = tuple(STS_SOURCES) + tuple(CLASSIFICATION_SOURCES) + PAIR_SOURCES + RETRIEVAL_SOURCES
 
 
 def local_task(name: str, root: Path, limit: int | None = None, seed: int = 0):
@@ -299,4 +354,6 @@ def local_task(name: str, root: Path, limit: int | None = None, seed: int = 0):
         return classification_task(name, root, limit, seed)
     if name in PAIR_SOURCES:
         return pair_classification_task(name, root, limit, seed)
+    if name in RETRIEVAL_SOURCES:
+        return qmsum_task(name, root, limit, seed)
     raise ValueError(f"No local files are known for task {name!r}; local tasks: {list(LOCAL_TASKS)}")
