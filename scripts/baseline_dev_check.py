@@ -43,8 +43,8 @@ def variants(num_layers: int, sweep: bool) -> list[tuple[str, str, MethodSpec]]:
     """(group, label, method) of every variant scored; the first of each group is the default."""
     out: list[tuple[str, str, MethodSpec]] = []
     echo = get_method("echo")
-    out += [("Echo", "echo (rewrite, '. ')", echo),
-            ("Echo", "echo (rewrite, newline)", replace(echo, prompt=PROMPTS["echo_newline"])),
+    out += [("Echo", "echo (rewrite, newline)", echo),
+            ("Echo", "echo (rewrite, '. ')", replace(echo, prompt=PROMPTS["echo_period"])),
             ("Echo", "echo_finetuned", get_method("echo_finetuned"))]
     cp, tp = get_method("cp"), get_method("token_prepending")
     out += [("Contrastive Prompting", "cp (authors: output -2)", cp),

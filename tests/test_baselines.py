@@ -128,7 +128,7 @@ def official_template(tok, template: str) -> str:
 
 # the zero-shot prompt the author confirms (jakespringer/echo-embeddings issue #8), written in EchoParser's
 # template language: a `!` piece is seen but not pooled; the pooled piece is the second copy alone
-REWRITE_OFFICIAL = "{bos}Rewrite the following paragraph: {{!%%text%%}}. The rewritten paragraph: {{%%text%%}}"
+REWRITE_OFFICIAL = "{bos}Rewrite the following paragraph: {{!%%text%%}}\nThe rewritten paragraph: {{%%text%%}}"
 
 
 @pytest.mark.parametrize("arch", ["llama", "mistral", "qwen3"])
@@ -147,7 +147,7 @@ def test_echo_matches_echo_parser_and_pooling(arch, method, role, template, tiny
 
 def test_echos_default_is_the_zero_shot_rewrite_prompt_pooled_over_the_second_copy_only(tiny_backbones):
     echo = get_method("echo")
-    assert echo.prompt.document == echo.prompt.query == ("Rewrite the following paragraph: {text}. "
+    assert echo.prompt.document == echo.prompt.query == ("Rewrite the following paragraph: {text}\n"
                                                          "The rewritten paragraph: {text}")
     enc = Encoder(tiny_backbones("llama"), echo)
     item = enc.tokenize([SENTENCES[0]])[0]

@@ -23,7 +23,7 @@ PROMPTS = {
     "pretcot": Prompt.same(prompteol.PRETCOT),
     "ke": Prompt.same(prompteol.KE),
     "echo": echo.ECHO,
-    "echo_newline": Prompt.same(echo.REWRITE.format(text="{text}", separator=echo.ECHO_SEPARATORS["newline"])),
+    "echo_period": Prompt.same(echo.REWRITE.format(text="{text}", separator=echo.ECHO_SEPARATORS["period"])),
     "echo_finetuned": echo.ECHO_FINETUNED,
 }
 

@@ -6,9 +6,10 @@ The text is shown twice; tokens of the second copy have seen the whole first cop
 zero-shot runs (jakespringer/echo-embeddings issue #8: "Rewrite the following paragraph: i am a boy. The
 rewritten paragraph: i am a boy", the mean "only for the tokens in the second occurrence"), one template
 for every role, pooled over the second copy alone (``mean_text``: no EOS), each template piece tokenised on
-its own and cut to ``max_length`` tokens as the official ``EchoParser._tokenize_piece`` does. The author's
-example writes ``. `` between the parts; ``ECHO_SEPARATORS`` keeps the newline alternative, compared on the
-STS-B dev split (docs/methods.md, "Echo").
+its own and cut to ``max_length`` tokens as the official ``EchoParser._tokenize_piece`` does. Neither the
+code nor the answer fixes the separator between the parts (the answer writes the prompt inline, with ``. ``);
+of ``ECHO_SEPARATORS`` the newline scored higher on the STS-B dev split and is the default (prompt preset
+``echo_period`` keeps the other).
 
 ``echo_finetuned`` uses the templates the repository documents for its released fine-tuned checkpoints
 (``README.md``/``example.py``), without ``<s>`` (kvembed adds the tokenizer's own BOS):
@@ -29,7 +30,8 @@ from .base import MethodSpec
 
 REWRITE = "Rewrite the following paragraph: {text}{separator}The rewritten paragraph: {text}"
 ECHO_SEPARATORS = {"period": ". ", "newline": "\n"}
-ECHO = Prompt.same(REWRITE.format(text="{text}", separator=ECHO_SEPARATORS["period"]))
+# chosen on the STS-B dev split (results/baseline_dev_smollm2-135m.md): the newline scored higher than ". "
+ECHO = Prompt.same(REWRITE.format(text="{text}", separator=ECHO_SEPARATORS["newline"]))
 ECHO_FINETUNED = Prompt(document="Document:{text}\nDocument again:{text}{eos}",
                         query="Query:{text}\nQuery again:{text}{eos}")
 ECHO_INSTRUCTED = Prompt(document=ECHO_FINETUNED.document,
