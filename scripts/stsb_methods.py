@@ -40,6 +40,9 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="first N pairs only")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--merge", action="store_true",
+                    help="replace only these methods' rows in --out's parquet, keeping the others (each row keeps "
+                         "its own git_commit and fingerprint)")
     ap.add_argument("--render", type=Path, default=None, metavar="PARQUET",
                     help="only re-render the markdown table beside this parquet file")
     args = ap.parse_args()
@@ -60,15 +63,24 @@ def main() -> None:
                  "quantised weights)") if args.model == "smollm2-135m" else ""
     header = (f"STS-B {args.split} ({len(pairs)} pairs), backbone {args.model}{quantised}, {backbone.dtype} on "
               f"{backbone.device}; {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
-              f"batch {args.batch_size}. Code: commit `{git_commit()}`, code version `{code_version('scores')}`."
-              f"\n\nCommand: `python scripts/stsb_methods.py --model {args.model} "
-              f"--split {args.split}" + (f" --limit {args.limit}" if args.limit else "") + "`\n\n")
+              f"batch {args.batch_size}. Code: commit `{git_commit()}`, code version `{code_version('scores')}`"
+              + (" for the methods of the last --merge run; each row's commit is its `git_commit` column in the "
+                 "parquet file." if args.merge else ".")
+              + f"\n\nCommand: `python scripts/stsb_methods.py --model {args.model} --split {args.split}"
+              + (f" --limit {args.limit}" if args.limit else "")
+              + (f" --methods {' '.join(args.methods)} --merge" if args.merge else "") + "`\n\n")
     prints = fingerprint.current()
     df = pd.DataFrame([{**r, **prints.row(r["method"], {}, "STS")} for r in rows]).assign(
         overrides="{}", task_type="STS", use_instructions=False, git_commit=git_commit(),
         code_version=code_version("scores"), versions=package_versions(), header=header)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
+        if args.merge and args.out.with_suffix(".parquet").exists():
+            kept = pd.read_parquet(args.out.with_suffix(".parquet"))
+            kept = kept[~kept["method"].isin(args.methods)].assign(header=header)
+            df = pd.concat([kept, df], ignore_index=True)
+            df = df.set_index("method").loc[[m for m in DEFAULT_METHODS if m in set(df["method"])]
+                                            + sorted(set(df["method"]) - set(DEFAULT_METHODS))].reset_index()
         write_table(df, args.out.with_suffix(".parquet"))
         render(df, args.out)
     else:

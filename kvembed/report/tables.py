@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..eval.item_scores import paired_difference_ci
 from ..eval.tasks.local import KNOWN_DIFFERENCES
 from ..harness.fingerprint import is_current
 from ..harness.results import items_file, load_results
@@ -170,6 +171,37 @@ def locov1_table(df: pd.DataFrame) -> pd.DataFrame:
     return wide.assign(**{"paper @4096": paper, "code": code}).reset_index()
 
 
+def locov1_ci_table(df: pd.DataFrame, benchmark: str, reference: str = "kvembed_no_reroute") -> pd.DataFrame:
+    """One LoCoV1 benchmark read from real files: nDCG@10 ×100 with its 95% bootstrap interval over queries per
+    backbone × method and ``max_length``, and KV-Embedding's paired difference to ``reference`` (same queries)."""
+    rows = df[df["is_main"] & (df["benchmark"] == benchmark)]
+    if rows.empty:
+        return pd.DataFrame()
+    rows = rows.assign(code=provenance(rows))
+    out: dict[tuple[str, str], dict[str, str]] = {}
+    items: dict[tuple[str, str, int], pd.DataFrame] = {}
+    for (backbone, method, length), g in rows.groupby(["backbone", "method", "max_length"]):
+        path = items_file(g["result_file"].iloc[0])
+        cell = f"{100 * g['value'].mean():.2f}"
+        if len(g) == 1 and path.exists():
+            items[(backbone, method, length)] = pd.read_parquet(path)
+            ci = column_ci(g["result_file"])
+            cell += f" [{ci[0]:.2f}, {ci[1]:.2f}]"
+        row = out.setdefault((backbone, method), {"code": "current"})
+        row[f"{length} tok"] = cell
+        row["code"] = worst(pd.Series([row["code"], *g["code"]]))
+    for (backbone, method, length), own in items.items():
+        ref = items.get((backbone, reference, length))
+        if method == "kvembed" and ref is not None:
+            d, lo, hi = paired_difference_ci(own, ref)
+            out.setdefault((backbone, f"kvembed − {reference}"), {})[f"{length} tok"] = (
+                f"{100 * d:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}]")
+    table = pd.DataFrame.from_dict(out, orient="index")
+    table.index = pd.MultiIndex.from_tuples(table.index, names=["backbone", "method"])
+    lengths = sorted((c for c in table.columns if c.endswith(" tok")), key=lambda c: int(c.split()[0]))
+    return table[[*lengths, "code"]].fillna("").reset_index()
+
+
 def _md(df: pd.DataFrame) -> str:
     try:
         return df.to_markdown(index=not isinstance(df.index, pd.RangeIndex), floatfmt=".2f")
@@ -226,9 +258,21 @@ def render(results_dir: Path | str = "results") -> Path:
     if not loco.empty:
         note = ("# LoCoV1 — nDCG@10 against maximum input length\n\nMean nDCG@10 ×100 over the LoCoV1 tasks per "
                 "method and `max_length`; `paper @4096` is the paper's reported value where known (docs/method.md §5). "
-                "`locov1_fixture` rows come from the small offline stand-in (a pipeline check, not LoCoV1 "
-                "scores). Regenerate with `kvembed results`.\n\n")
-        (results_dir / "locov1.md").write_text(note + _md(loco) + "\n")
+                "`locov1_fixture` rows come from the small offline stand-in (a pipeline check on STS-B text, not "
+                "LoCoV1 scores); `locov1_qmsum` rows are real long documents (below). Regenerate with "
+                "`kvembed results`.\n\n")
+        real = locov1_ci_table(df, "locov1_qmsum")
+        if not real.empty:
+            note_real = ("\n## Real long documents: LoCoV1's qmsum (benchmark = locov1_qmsum)\n\n"
+                         f"LoCoV1.qmsum {KNOWN_DIFFERENCES['LoCoV1.qmsum']}. Every transcript is longer than "
+                         "4,096 tokens, so each length truncates every document. nDCG@10 ×100 [95% bootstrap "
+                         f"interval over the queries, {N_BOOT} resamples]; the `kvembed − kvembed_no_reroute` row "
+                         "is the paired difference on the same queries (re-routing on vs off, same prompt). "
+                         "Command: `python experiments/locov1_length.py --profile qmsum`.\n\n")
+            loco_text = note + _md(loco) + "\n" + note_real + _md(real) + "\n"
+        else:
+            loco_text = note + _md(loco) + "\n"
+        (results_dir / "locov1.md").write_text(loco_text)
     if frames:
         pd.concat(frames, ignore_index=True).to_csv(results_dir / "table1.csv", index=False)
     log.info("wrote %s", out_md)
