@@ -159,9 +159,15 @@ def test_the_runner_keys_and_records_local_data(compose, monkeypatch, tmp_path):
 
     run = validate(compose(["benchmark=sts", f"benchmark.data_root={tmp_path}"]))
     assert uses_local_data(run) and result_key(run)["local_data"] is True
+    # a LoCoV1 fixture keeps its own rows (and its key) when a data folder holds LoCoV1.qmsum's files
+    fixture = validate(compose(["benchmark=locov1_fixture", f"benchmark.data_root={tmp_path}"]))
+    assert not uses_local_data(fixture)
+    qmsum = validate(compose(["benchmark=locov1_qmsum", f"benchmark.data_root={tmp_path}"]))
+    assert uses_local_data(qmsum)
     monkeypatch.delenv(ENV, raising=False)
     offline = validate(compose(["benchmark=offline"]))
     assert not uses_local_data(offline) and result_key(offline)["local_data"] is False
+    assert result_key(validate(compose(["benchmark=locov1_fixture"]))) == result_key(fixture)
 
 
 @needs_data

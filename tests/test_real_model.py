@@ -42,6 +42,15 @@ def test_smollm2_rerouting_changes_the_embedding(smollm2):
     assert (cosine_rows(plain, routed) < 0.9999).all()
 
 
+@pytest.mark.parametrize("method", ["cp", "token_prepending"])
+def test_smollm2s_tp_and_cp_read_the_penultimate_layer_as_their_authors_do_off_llama_2(method, smollm2):
+    info = Encoder.from_pretrained(smollm2, method=method).describe()
+    assert info["output_layer"] == -2  # hidden_states[-2]: the output of 29 of SmolLM2's 30 layers
+    assert info["baseline_settings_source"].startswith("inferred: output hidden_states[-2]")
+    scaled = Encoder.from_pretrained(smollm2, method=f"{method}_depth_scaled").describe()
+    assert scaled["output_layer"] == 25  # the named alternative: Llama-2-7B's 27 of 32, scaled to 30
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["mean", "last", "prompteol", "echo", "token_prepending", "kvembed"])
 def test_full_stsb_test_split(method, smollm2):

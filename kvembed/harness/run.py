@@ -29,7 +29,6 @@ from ..encoder import Encoder, TextEncoder
 from ..eval import geometry, item_scores
 from ..eval.mteb_model import MTEBEncoder
 from ..eval.tasks import benchmark_task_names, data_source, get_task, load_task_data, task_type
-from ..eval.tasks.local import LOCAL_TASKS, resolve_data_root
 from ..eval.tasks.offline import PROXY_TASKS
 from ..parallel import ParallelEncoder
 from ..paths import cache_dir
@@ -70,9 +69,10 @@ def result_key(run: RunConfig) -> dict[str, Any]:
 
 
 def uses_local_data(run: RunConfig) -> bool:
-    """Whether some task of the job is read from a data folder of original files."""
-    return resolve_data_root(run.benchmark.data_root) is not None and any(
-        t in LOCAL_TASKS for t in task_names(run))
+    """Whether some task of the job is read from a data folder of original files (a LoCoV1 fixture's
+    ``data_dir`` wins over the data folder, so its jobs keep their key whether or not one is set)."""
+    b = run.benchmark
+    return any(data_source(t, b.offline_data, b.data_root, b.data_dir) == "local files" for t in task_names(run))
 
 
 def result_folder(run: RunConfig) -> tuple[str, Path]:
