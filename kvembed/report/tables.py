@@ -184,9 +184,9 @@ def locov1_ci_table(df: pd.DataFrame, benchmark: str, reference: str = "kvembed_
         path = items_file(g["result_file"].iloc[0])
         cell = f"{100 * g['value'].mean():.2f}"
         if len(g) == 1 and path.exists():
-            items[(backbone, method, length)] = pd.read_parquet(path)
-            ci = column_ci(g["result_file"])
-            cell += f" [{ci[0]:.2f}, {ci[1]:.2f}]"
+            own = items[(backbone, method, length)] = pd.read_parquet(path)
+            _, lo, hi = category_ci([own])  # what column_ci computes, without reading the file again
+            cell += f" [{100 * lo:.2f}, {100 * hi:.2f}]"
         row = out.setdefault((backbone, method), {"code": "current"})
         row[f"{length} tok"] = cell
         row["code"] = worst(pd.Series([row["code"], *g["code"]]))
