@@ -14,10 +14,11 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from . import hub, pins
 from .paths import atomic_dir, cache_dir, stable_hash
+from .recipe import BackboneFacts
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,10 @@ class BackboneSpec:
     pip_hint: str = ""
     params: float | None = None  # parameter count, for cost plans
     num_layers: int | None = None  # decoder layers, for cost plans (a loaded model reads its own config)
+
+    def facts(self) -> BackboneFacts | None:
+        """What resolving a method for it needs, without loading it (None when its depth is not declared)."""
+        return BackboneFacts(self.name, recorded_source(self, self.name), self.num_layers) if self.num_layers else None
 
 
 def _qwen_coder(size: str, parts: tuple[str, ...], params: float, layers: int, heads: int, sha256: str,
@@ -120,6 +125,18 @@ class Backbone:
     @property
     def hidden_size(self) -> int:
         return int(self.model.config.hidden_size)
+
+    # what a result row records of the backbone: column -> attribute
+    COLUMNS: ClassVar[dict[str, str]] = {"backbone": "name", "backbone_source": "source", "revision": "revision",
+                                         "dtype": "dtype", "device": "device"}
+
+    def columns(self) -> dict[str, Any]:
+        return {column: getattr(self, attribute) for column, attribute in self.COLUMNS.items()}
+
+    @property
+    def facts(self) -> BackboneFacts:
+        """What resolving a method for it needs (``kvembed.recipe.resolve``)."""
+        return BackboneFacts(self.name, self.source, self.num_layers)
 
 
 def resolve_device(device: str = "auto") -> str:

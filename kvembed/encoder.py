@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -23,13 +22,12 @@ from .backbones import Backbone, load_backbone
 from .data.stsb import id_sample
 from .embed_cache import attach, cached_encode, role_key
 from .inputs import MethodInputs
-from .layers import LayerChoice, resolve_static, select_auto
+from .layers import LayerChoice, select_auto
 from .methods import MethodSpec
-from .methods.base import LayerSetting, check_output_layer
-from .methods.token_prepending import paired_prompt
 from .overrides import Overrides, configure
 from .pooling import pool
 from .prompts import ROLES, Encoded, length_sorted_batches
+from .recipe import Recipe, resolve
 
 if TYPE_CHECKING:
     from .embed_cache import EmbeddingCache
@@ -59,6 +57,7 @@ class TextEncoder(Protocol):
     """What the evaluation and the harness need of an encoder; ``Encoder`` and ``ParallelEncoder`` meet it."""
 
     method: MethodSpec
+    recipe: Recipe
     stats: dict[str, float]
     cache: EmbeddingCache | None
 
@@ -114,14 +113,15 @@ class Encoder(EncodingSurface):
         if padding_side not in forward.PADDING_SIDES:
             raise ValueError(f"padding_side must be one of {forward.PADDING_SIDES}, got {padding_side!r}")
         self.backbone = backbone
-        self.method = method
+        self.method = method  # as the user configured it; ``recipe`` is what it became on this backbone
         self.max_length = int(max_length)
         self.padding_side = padding_side
         self.normalize = normalize
         self.sort_by_length = True  # False = arrival order (only to measure what sorting buys)
-        self._plan_baselines()
-        self.inputs = MethodInputs(backbone.tokenizer, self.method, self.max_length)  # fails now on a bad template
-        self.layer_choice = self._choose_layers()
+        self.recipe = resolve(method, backbone.facts)
+        self.inputs = MethodInputs(backbone.tokenizer, self.recipe.spec, self.max_length)  # fails now on a bad template
+        if self.recipe.pending:  # layers=auto: measured on this model, then passed in
+            self.recipe = resolve(method, backbone.facts, self._measure_layers())
         self.stats: dict[str, float] = {"texts": 0, "tokens": 0, "seconds": 0.0, "oom_halvings": 0}
         self.cache = None  # see use_cache()
 
@@ -142,29 +142,6 @@ class Encoder(EncodingSurface):
             model, dtype=dtype, device=device, revision=revision)
         return cls(backbone, spec, max_length=max_length, padding_side=padding_side, normalize=normalize)
 
-    def _plan_baselines(self) -> None:
-        """Token Prepending / Contrastive Prompting settings for this backbone (with TP's paired prompt), and
-        the output layer."""
-        b, m = self.backbone, self.method
-        self.tp: forward.TokenPrependingPlan | None = None
-        self.cp: forward.ContrastivePlan | None = None
-        self.baseline_setting: LayerSetting | None = None
-        if m.token_prepending is not None:
-            self.baseline_setting = m.token_prepending.settings(b.source, b.name, b.num_layers)
-            v = self.baseline_setting.values
-            if m.token_prepending.paired_prompt:  # the prompt the official entry's layers were tuned with
-                self.method = m = replace(m, prompt=paired_prompt(v["prompt"]))
-            g = torch.Generator().manual_seed(m.token_prepending.seed)
-            self.tp = forward.TokenPrependingPlan(range(v["start"], v["stop"]), torch.randn(self.dim, generator=g))
-        if m.contrastive is not None:
-            self.baseline_setting = m.contrastive.settings(b.source, b.name, b.num_layers)
-            v = self.baseline_setting.values
-            self.cp = forward.ContrastivePlan(int(v["layer"]), float(v["coeff"]))
-        self.output_layer: int | None = (self.baseline_setting.values["output_layer"] if self.baseline_setting
-                                         else m.output_layer)
-        if self.output_layer is not None:
-            check_output_layer(self.output_layer, b.num_layers)
-
     def tokenize(self, texts: Sequence[str], role: str = "document", instruction: str | None = None) -> list[Encoded]:
         """Token ids of each text inside this method's template (truncated inside the text)."""
         encoded = self.inputs.encode(texts, role, instruction)
@@ -174,21 +151,15 @@ class Encoder(EncodingSurface):
                      self.max_length)
         return encoded
 
-    def _choose_layers(self) -> LayerChoice | None:
-        routing = self.method.routing
-        if routing is None:
-            return None
-        spec = routing.layers
-        L = self.backbone.num_layers
-        if spec.strategy != "auto":
-            return LayerChoice(resolve_static(spec, L), spec)
+    def _measure_layers(self) -> LayerChoice:
+        spec = self.recipe.layer_spec
         if spec.sample_set != "stsb-train":
             raise ValueError(f"Unknown ID sample set {spec.sample_set!r}; available: ['stsb-train']")
         sample = id_sample(spec.n_samples)
         cache_parts = {"backbone": self.backbone.source, "revision": self.backbone.revision,
-                       "dtype": self.backbone.dtype, "prompt": self.method.prompt.document,
+                       "dtype": self.backbone.dtype, "prompt": self.recipe.prompt_document,
                        "max_length": self.max_length}
-        choice = select_auto(spec, L, lambda rep: self.layer_states(sample, rep), cache_parts)
+        choice = select_auto(spec, self.backbone.num_layers, lambda rep: self.layer_states(sample, rep), cache_parts)
         log.info("layers=auto chose %s for %s", list(choice.layers), self.backbone.name)
         return choice
 
@@ -196,33 +167,17 @@ class Encoder(EncodingSurface):
     @property
     def layers(self) -> tuple[int, ...]:
         """The re-routed layers (empty for methods without re-routing)."""
-        return self.layer_choice.layers if self.layer_choice else ()
+        return self.recipe.layers or ()
 
     @property
     def dim(self) -> int:
         return self.backbone.hidden_size
 
     def describe(self) -> dict[str, Any]:
-        """Everything needed to reproduce this encoder's embeddings."""
-        r = self.method.routing
-        return {
-            "backbone": self.backbone.name, "backbone_source": self.backbone.source,
-            "revision": self.backbone.revision, "dtype": self.backbone.dtype, "device": self.backbone.device,
-            "method": self.method.name, "pooling": self.method.pooling,
-            "prompt_document": self.method.prompt.document, "prompt_query": self.method.prompt.query,
-            "routing_mode": r.mode if r else None, "layers": list(self.layers),
-            "layer_strategy": self.layer_choice.spec.describe() if self.layer_choice else None,
-            "id_curve": list(self.layer_choice.id_curve) if self.layer_choice and self.layer_choice.id_curve else None,
-            "bias": float(r.bias) if r else None, "prefix_position": r.prefix_position if r else None,
-            "routing_impl": r.impl if r else None,
-            "tp_layers": [self.tp.layers.start, self.tp.layers.stop] if self.tp else None,
-            "cp_layer": self.cp.layer if self.cp else None, "cp_coeff": self.cp.coeff if self.cp else None,
-            "output_layer": self.output_layer,
-            "baseline_settings_source": self.baseline_setting.source if self.baseline_setting else None,
-            "tokenization": self.method.tokenization, "preprocess": self.method.preprocess,
-            "mean_with_specials": self.method.mean_with_specials,
-            "max_length": self.max_length, "padding_side": self.padding_side,
-        }
+        """Everything needed to reproduce this encoder's embeddings: the backbone, the recipe's columns and
+        the input settings."""
+        return {**self.backbone.columns(), **self.recipe.columns(), "max_length": self.max_length,
+                "padding_side": self.padding_side}
 
     # ---------------------------------------------------------------- encoding
     def _batches(self, texts: list[str], role: str, batch_size: int, desc: str, show: bool | None,
@@ -255,11 +210,11 @@ class Encoder(EncodingSurface):
     def embed_batch(self, batch: forward.Batch) -> np.ndarray:
         """Embed one batch; on CUDA out-of-memory, split it in halves and retry (logged, counted)."""
         try:
-            out = forward.run(self.backbone.model, batch, routing=self.method.routing, layers=self.layers,
-                              tp=self.tp, cp=self.cp, output_hidden_states=self.output_layer is not None)
-            hidden = forward.states_at(out, self.output_layer)
-            counted = batch.real if self.method.mean_with_specials else batch.content
-            emb = pool(hidden, counted, batch.text_mask, batch.last_index, self.method.pooling, self.normalize)
+            recipe = self.recipe
+            out = forward.run(self.backbone.model, batch, recipe, output_hidden_states=recipe.output_layer is not None)
+            hidden = forward.states_at(out, recipe.output_layer)
+            counted = batch.real if recipe.mean_with_specials else batch.content
+            emb = pool(hidden, counted, batch.text_mask, batch.last_index, recipe.pooling, self.normalize)
             return emb.cpu().numpy()
         except torch.OutOfMemoryError:
             n = batch.input_ids.shape[0]
@@ -282,7 +237,7 @@ class Encoder(EncodingSurface):
         L = self.backbone.num_layers
         out = np.zeros((L, len(texts), self.dim), dtype=np.float32)
         for idx, batch in self._batches(texts, role, batch_size, "layer states", None):
-            states = forward.run(self.backbone.model, batch, tp=self.tp, cp=self.cp,
+            states = forward.run(self.backbone.model, batch, self.recipe.without_rerouting(),
                                  output_hidden_states=True).hidden_states
             for layer in range(L):
                 h = states[layer].float()

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import torch
 
 from .attention import RoutingState
-from .methods.base import Routing
 from .prompts import Encoded
+from .recipe import ContrastivePlan, Recipe, TokenPrependingPlan
 
 PADDING_SIDES = ("right", "left")
 
@@ -95,22 +95,6 @@ def split_batch(batch: Batch) -> tuple[Batch, Batch]:
     return part(batch, slice(0, h)), part(batch, slice(h, None))
 
 
-@dataclass(frozen=True)
-class TokenPrependingPlan:
-    """Token Prepending for one encoder: the layers that see the replacement and <PST>'s input embedding."""
-
-    layers: range
-    placeholder: torch.Tensor  # (H,)
-
-
-@dataclass(frozen=True)
-class ContrastivePlan:
-    """Contrastive Prompting for one encoder: the steered layer and coefficient."""
-
-    layer: int
-    coeff: float
-
-
 def decoder_layers(model) -> torch.nn.ModuleList:
     """The decoder blocks of a base model (LlamaModel, Qwen3Model, ...)."""
     for path in ("layers", "model.layers", "language_model.layers"):
@@ -134,18 +118,19 @@ def _hooks(*handles) -> Iterator[None]:
 
 
 def token_prepending(model, batch: Batch, plan: TokenPrependingPlan):
-    """<PST>'s input embedding set to the plan's row; before each layer in ``plan.layers`` its state
-    overwritten with the last token's (a context manager)."""
+    """<PST>'s input embedding set to the plan's seeded N(0, 1) row; before each layer in ``plan.layers`` its
+    state overwritten with the last token's (a context manager)."""
     if batch.pst_index is None:
         raise ValueError("Token prepending needs a template with a {pst} placeholder")
     rows = torch.arange(batch.input_ids.shape[0], device=batch.input_ids.device)
     embed = model.get_input_embeddings()
     # Gemma-style embeddings scale their rows in forward; the new row is scaled like the others.
     scale = getattr(embed, "embed_scale", 1.0)
+    placeholder = torch.randn(model.config.hidden_size, generator=torch.Generator().manual_seed(plan.seed))
 
     def set_placeholder(module, args, output):
         output = output.clone()
-        output[rows, batch.pst_index] = (plan.placeholder.to(output.device, torch.float32) * scale).to(output.dtype)
+        output[rows, batch.pst_index] = (placeholder.to(output.device, torch.float32) * scale).to(output.dtype)
         return output
 
     def replace(module, args, kwargs):
@@ -228,25 +213,24 @@ def _call(model, batch: Batch, state: RoutingState | None, output_hidden_states:
     return out
 
 
-def run(model, batch: Batch, *, routing: Routing | None = None, layers: Sequence[int] = (),
-        tp: TokenPrependingPlan | None = None, cp: ContrastivePlan | None = None,
-        output_hidden_states: bool = False):
-    """Forward one batch; returns the model output (``last_hidden_state``, optionally ``hidden_states``)."""
+def run(model, batch: Batch, recipe: Recipe | None = None, *, output_hidden_states: bool = False):
+    """Forward one batch as ``recipe`` says (None: the plain model); returns the model output
+    (``last_hidden_state``, optionally ``hidden_states``)."""
     with torch.inference_mode(), ExitStack() as stack:
-        if tp is not None:
-            stack.enter_context(token_prepending(model, batch, tp))
-        if cp is not None:
-            stack.enter_context(contrastive_steering(model, batch, cp))
-        if routing is None or not layers:
+        if recipe is not None and recipe.tp is not None:
+            stack.enter_context(token_prepending(model, batch, recipe.tp))
+        if recipe is not None and recipe.cp is not None:
+            stack.enter_context(contrastive_steering(model, batch, recipe.cp))
+        if recipe is None or not recipe.reroutes:
             return _call(model, batch, None, output_hidden_states)
-        common = dict(layers=frozenset(layers), last_index=batch.last_index, bias=routing.bias,
-                      impl=routing.impl, padding_mask=batch.real)
-        if routing.prefix_position is not None:
-            common["prefix_rotation"] = prefix_rotation(model, batch, routing.prefix_position)
-        if routing.mode == "bidirectional":
+        common = dict(layers=frozenset(recipe.layers), last_index=batch.last_index, bias=recipe.bias,
+                      impl=recipe.routing_impl, padding_mask=batch.real)
+        if recipe.prefix_position is not None:
+            common["prefix_rotation"] = prefix_rotation(model, batch, recipe.prefix_position)
+        if recipe.routing_mode == "bidirectional":
             return _call(model, batch, RoutingState("bidirectional", **common),
                          output_hidden_states)
-        if routing.mode == "two_pass":
+        if recipe.routing_mode == "two_pass":
             first = RoutingState("capture", **common)
             _call(model, batch, first, False)
             return _call(model, batch, RoutingState("inject", captured=first.captured, **common),

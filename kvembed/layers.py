@@ -168,10 +168,6 @@ def id_curve(states: np.ndarray, estimator: str = "mle") -> tuple[float, ...]:
     return tuple(out)
 
 
-def auto_cache_key(parts: dict[str, Any]) -> str:
-    return stable_hash(parts)
-
-
 def select_auto(spec: LayerSpec, num_layers: int, states_fn: Callable[[str], np.ndarray],
                 cache_parts: dict[str, Any]) -> LayerChoice:
     """Run (or load from the on-disk cache) the ID curve and place the window.
@@ -184,7 +180,7 @@ def select_auto(spec: LayerSpec, num_layers: int, states_fn: Callable[[str], np.
     key_parts = dict(cache_parts, representation=spec.representation, estimator=spec.estimator,
                      n_samples=spec.n_samples, sample_set=spec.sample_set, num_layers=num_layers,
                      code=code_version("embeddings"))
-    path = cache_dir("layers") / f"{auto_cache_key(key_parts)}.json"
+    path = cache_dir("layers") / f"{stable_hash(key_parts)}.json"
     curve = None
     if path.exists():
         try:

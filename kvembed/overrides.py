@@ -149,17 +149,24 @@ class Overrides:
             out[name] = value
         return out
 
-    def apply(self, spec: MethodSpec) -> MethodSpec:
-        """``spec`` with these settings. Re-routing options on a method that does not re-route are ignored
-        with a warning (so one sweep can span methods with and without re-routing)."""
+    def acting_on(self, spec: MethodSpec) -> Overrides:
+        """These overrides less those ``spec`` ignores: re-routing options on a method that does not re-route
+        (with a warning), so one sweep can span methods with and without re-routing, and a result's key and
+        ``overrides`` column hold only what acted."""
         given = self.set()
+        ignored = [n for n, o in self.options() if o.routing and n in given] if spec.routing is None else []
+        if not ignored:
+            return self
+        log.warning("Method %r does not re-route; ignoring %s", spec.name, ignored)
+        return replace(self, **dict.fromkeys(ignored, DEFAULT))
+
+    def apply(self, spec: MethodSpec) -> MethodSpec:
+        """``spec`` with these settings (re-routing options on a method that does not re-route ignored:
+        ``acting_on``)."""
+        given = self.acting_on(spec).set()
         routing = {opt.routing: given[name] for name, opt in self.options() if opt.routing and name in given}
         if routing:
-            if spec.routing is None:
-                log.warning("Method %r does not re-route; ignoring %s", spec.name,
-                            sorted(n for n, o in self.options() if o.routing and n in given))
-            else:
-                spec = replace(spec, routing=replace(spec.routing, **routing))
+            spec = replace(spec, routing=replace(spec.routing, **routing))
         for name, opt in self.options():
             if opt.apply is not None and name in given:
                 spec = opt.apply(spec, given[name])

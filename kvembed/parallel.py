@@ -27,20 +27,19 @@ import torch
 from .backbones import load_tokenizer
 from .encoder import Encoder, EncodingSurface
 from .inputs import MethodInputs
-from .methods import get_method
+from .methods import MethodSpec, get_method
 from .overrides import Overrides
 from .prompts import length_sorted_batches
+from .recipe import Recipe
 
 log = logging.getLogger(__name__)
 
 
 def _worker(rank: int, device: str, threads: int, model: str, method: str, options: dict, tasks, results) -> None:
     try:
-
         torch.set_num_threads(threads)
-
         enc = Encoder.from_pretrained(model, method, device=device, **options)
-        results.put(("ready", rank, enc.describe(), enc.dim, enc.method))
+        results.put(("ready", rank, enc.describe(), enc.dim, enc.recipe))
         while True:
             item = tasks.get()
             if item is None:
@@ -58,8 +57,6 @@ class ParallelEncoder(EncodingSurface):
     def __init__(self, model: str, method: str = "kvembed", *, workers: int | None = None,
                  devices: Sequence[str] | None = None, timeout: float = 3600, overrides: Overrides | None = None,
                  **options: Any) -> None:
-
-
         if devices is None:
             n_gpu = torch.cuda.device_count()
             devices = [f"cuda:{i}" for i in range(n_gpu)] if n_gpu else ["cpu"] * (workers or 2)
@@ -71,6 +68,7 @@ class ParallelEncoder(EncodingSurface):
         self.timeout = timeout
         self.cache = None
         self.stats: dict[str, float] = {"texts": 0, "tokens": 0, "seconds": 0.0, "oom_halvings": 0}
+        self.recipe: Recipe | None = None  # the workers' (see _wait_ready)
         # the method's overrides as one object for the workers; a bad option fails here, before any worker starts
         overrides = Overrides.of(overrides, **{k: options.pop(k) for k in list(options) if k in Overrides.names()})
         self.spec = overrides.apply(get_method(method))
@@ -91,9 +89,9 @@ class ParallelEncoder(EncodingSurface):
             proc.start()
             self.procs.append(proc)
             if rank == 0:
-                self.layers, self.dim = self._wait_ready(1)
-                # tokenise as the workers' Encoder resolved the method for this backbone (TP's paired prompt)
-                self.inputs = MethodInputs(self.tokenizer, self.spec, self.max_length)
+                self._wait_ready(1)
+                # tokenise as the workers' recipe says (Token Prepending's paired prompt, for one)
+                self.inputs = MethodInputs(self.tokenizer, self.recipe.spec, self.max_length)
         if len(self.devices) > 1:
             self._wait_ready(len(self.devices) - 1)
 
@@ -108,21 +106,24 @@ class ParallelEncoder(EncodingSurface):
             raise RuntimeError(f"ParallelEncoder worker {msg[1]} failed:\n{msg[2]}")
         return msg
 
-    def _wait_ready(self, n: int) -> tuple[tuple[int, ...], int]:
-        info = dim = None
+    def _wait_ready(self, n: int) -> None:
         for _ in range(n):
-            _, _, info, dim, self.spec = self._get()
+            _, _, info, dim, self.recipe = self._get()
+        self.dim = int(dim)
         self.info = dict(info, workers=len(self.devices), device=",".join(self.devices))
-        return tuple(info["layers"]), int(dim)
 
     def describe(self) -> dict[str, Any]:
         """Worker 0's ``Encoder.describe()``, with the worker count and devices."""
         return dict(self.info)
 
     @property
-    def method(self):
+    def method(self) -> MethodSpec:
         """The configured ``MethodSpec`` (as ``Encoder.method``)."""
         return self.spec
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        return self.recipe.layers or ()
 
     def _encode_uncached(self, texts: list[str], prompt_type: str, batch_size: int, show: bool | None,
                          instruction: str | None = None) -> np.ndarray:

@@ -1,5 +1,5 @@
 """Per-backbone Token Prepending and Contrastive Prompting settings, as kvembed resolves them, rendered
-from the code (``TokenPrepending.settings`` / ``ContrastivePrompting.settings``) into docs/methods.md.
+from the code (``kvembed.recipe.resolve``) into docs/methods.md.
 
     python scripts/baseline_settings.py            # print the table
     python scripts/baseline_settings.py --write    # rewrite docs/methods.md's block between its markers
@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 
 from kvembed.backbones import BACKBONES
-from kvembed.methods.base import ContrastivePrompting, TokenPrepending
+from kvembed.methods import get_method
+from kvembed.methods.token_prepending import TEMPLATES
+from kvembed.recipe import resolve
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "methods.md"
 BEGIN, END = "<!-- baseline-settings:begin (scripts/baseline_settings.py --write) -->", "<!-- baseline-settings:end -->"
@@ -26,24 +28,24 @@ WHY = ("The released code of neither baseline can run on the paper's backbones, 
 
 
 def rows() -> list[dict[str, str]]:
-    """One row per named backbone with a known depth: TP (prompt, layers, output) and CP settings with sources."""
+    """One row per named backbone with a known depth: TP (prompt, layers, output) and CP settings with sources,
+    as the recipe of each method on that backbone holds them."""
     out = []
     for name, spec in BACKBONES.items():
-        if not spec.num_layers:
+        facts = spec.facts()
+        if facts is None:
             continue
-        source, depth = spec.hub_id or spec.gguf_file or name, spec.num_layers
-        tp = TokenPrepending(paired_prompt=True).settings(source, name, depth)
-        cp = ContrastivePrompting().settings(source, name, depth)
+        tp, cp = resolve(get_method("token_prepending"), facts), resolve(get_method("cp"), facts)
         out.append({
             "backbone": f"`{name}`" + (" (paper)" if name in PAPER else ""),
-            "layers": str(depth),
-            "TP prompt": tp.values["prompt"],
-            "TP layers [start, stop)": f"{tp.values['start']}–{tp.values['stop']}",
-            "TP output": str(tp.values["output_layer"]),
-            "TP source": tp.source,
-            "CP layer, c": f"{cp.values['layer']}, {cp.values['coeff']}",
-            "CP output": str(cp.values["output_layer"]),
-            "CP source": cp.source,
+            "layers": str(facts.num_layers),
+            "TP prompt": next(p for p, template in TEMPLATES.items() if template == tp.prompt_document),
+            "TP layers [start, stop)": "{}–{}".format(*tp.tp_layers),
+            "TP output": str(tp.output_layer),
+            "TP source": tp.baseline_settings_source,
+            "CP layer, c": f"{cp.cp_layer}, {cp.cp_coeff}",
+            "CP output": str(cp.output_layer),
+            "CP source": cp.baseline_settings_source,
         })
     return out
 

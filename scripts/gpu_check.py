@@ -20,6 +20,7 @@ import argparse
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -32,8 +33,9 @@ from kvembed.backbones import load_backbone  # noqa: E402
 from kvembed.harness.rehearsal import SMALL, build_model, full_width  # noqa: E402
 from kvembed.layers import parse_layers  # noqa: E402
 from kvembed.methods.base import Routing  # noqa: E402
-from kvembed.methods.kvembed import COMPRESSION_PROMPT  # noqa: E402
+from kvembed.methods.kvembed import COMPRESSION_PROMPT, KVEMBED  # noqa: E402
 from kvembed.prompts import Encoded, PromptTokenizer  # noqa: E402
+from kvembed.recipe import Recipe, resolve  # noqa: E402
 from tests import reference  # noqa: E402
 
 PAPER = ["Qwen/Qwen3-4B", "mistralai/Mistral-7B-v0.1", "meta-llama/Llama-3.1-8B"]
@@ -45,13 +47,15 @@ KERNELS = {"flash": "_scaled_dot_product_flash_attention", "memory-efficient": "
 LAYER = 1  # of two
 
 
-def routing(impl: str | None, **extra) -> tuple[Routing | None, tuple[int, ...]]:
-    return (None, ()) if impl is None else (Routing(layers=parse_layers([LAYER]), impl=impl, **extra), (LAYER,))
+def recipe(bb, impl: str | None, **extra) -> Recipe | None:
+    """Re-routing at ``LAYER`` with ``impl`` (None: the plain forward)."""
+    if impl is None:
+        return None
+    return resolve(replace(KVEMBED, routing=Routing(layers=parse_layers([LAYER]), impl=impl, **extra)), bb.facts)
 
 
 def run(bb, batch, impl: str | None, **extra) -> torch.Tensor:
-    r, layers = routing(impl, **extra)
-    return forward.run(bb.model, batch, routing=r, layers=layers).last_hidden_state
+    return forward.run(bb.model, batch, recipe(bb, impl, **extra)).last_hidden_state
 
 
 def exactness(folder: Path, device: str) -> list[dict]:

@@ -74,8 +74,8 @@ def test_query_and_document_prompts_differ(llama, sentences):
 
 def test_token_prepending_overwrites_the_placeholder_state(llama, sentences):
     enc = Encoder(llama, _method("token_prepending"))
-    assert enc.tp.layers == range(1, 2)  # Llama-2-7B's layers 1-7 of 32, scaled to 6 layers (at least one)
-    assert enc.output_layer == -2  # no official entry: the penultimate layer, as the authors read elsewhere
+    assert enc.recipe.tp.layers == range(1, 2)  # Llama-2-7B's layers 1-7 of 32, scaled to 6 layers (at least one)
+    assert enc.recipe.output_layer == -2  # no official entry: the penultimate layer, as the authors read elsewhere
     batch = next(enc._batches(sentences, "document", 8, "", False))[1]
     seen = {}
     norm = forward.decoder_layers(llama.model)[1].input_layernorm  # sees the block's (modified) input
@@ -85,7 +85,7 @@ def test_token_prepending_overwrites_the_placeholder_state(llama, sentences):
 
     handle = norm.register_forward_pre_hook(record)
     try:
-        forward.run(llama.model, batch, tp=enc.tp)
+        forward.run(llama.model, batch, enc.recipe)
     finally:
         handle.remove()
     rows = torch.arange(len(sentences))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from kvembed import Encoder, forward
 from kvembed.eval.tasks import get_task
 from kvembed.eval.tasks.locov1 import LOCOV1_TASKS, SUBSETS
 from kvembed.harness.run import run
-from kvembed.overrides import Overrides, configure
+from kvembed.overrides import configure
 from kvembed.report import tables
 
 FIXTURE = str(Path(__file__).parent / "fixtures" / "locov1")
@@ -54,8 +55,8 @@ def test_a_4096_token_input_keeps_the_suffix_and_both_paths_agree(arch, tiny_bac
     # one row: padding is the flat/masked tests' subject at short lengths; a padded 4,096-token batch
     # costs five times as much on the CPU (SDPA's explicit-mask path)
     batch = forward.make_batch([e], bb.tokenizer.pad_token_id, "right")
-    outs = {impl: forward.run(bb.model, batch, routing=Overrides(routing_impl=impl).apply(spec).routing,
-                              layers=enc.layers).last_hidden_state for impl in ("flat", "masked")}
+    outs = {impl: forward.run(bb.model, batch, replace(enc.recipe, routing_impl=impl)).last_hidden_state
+            for impl in ("flat", "masked")}
     m = batch.real
     assert float((outs["flat"][m] - outs["masked"][m]).abs().max()) < 1e-5
     assert torch.isfinite(outs["flat"][m]).all()

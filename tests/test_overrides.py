@@ -87,7 +87,7 @@ def test_routing_holds_only_typed_values():
 
 
 def test_every_surface_derives_its_options_from_the_declaration(capsys):
-    from kvembed.harness.config import RunConfig, overrides, validate
+    from kvembed.harness.config import RunConfig, validate
 
     names = set(Overrides.names())
     assert names <= {f.name for f in dataclasses.fields(RunConfig)}
@@ -97,7 +97,7 @@ def test_every_surface_derives_its_options_from_the_declaration(capsys):
     assert all(f"--{n.replace('_', '-')}" in flags for n in names)
     run = validate({"bias": 2, "layers": {"strategy": "explicit", "layers": [1]}, "prompt": None,
                     "benchmark": {"tasks": ["STSBenchmark"]}})
-    assert overrides(run) == Overrides(bias=2.0, layers=[1], prompt=None)
+    assert run.overrides == Overrides(bias=2.0, layers=[1], prompt=None)
 
 
 def test_the_encoder_rejects_an_unknown_option_before_loading_a_model():

@@ -107,23 +107,27 @@ def test_bf16_agrees_with_fp32_and_embeddings_ignore_batch_mates_and_padding(hub
 
 PEAK = """
 import sys, torch
+from dataclasses import replace
 from kvembed import forward
 from kvembed.backbones import load_backbone
 from kvembed.layers import parse_layers
 from kvembed.methods.base import Routing
+from kvembed.methods.kvembed import KVEMBED
 from kvembed.prompts import Encoded
+from kvembed.recipe import resolve
 torch.set_num_threads(2)
 folder, mode = sys.argv[1], sys.argv[2]
 bb = load_backbone(folder, dtype="float32", device="cpu")
 ids = tuple(torch.randint(10, 1000, (4096,), generator=torch.Generator().manual_seed(0)).tolist())
 batch = forward.make_batch([Encoded(ids, (0, len(ids)), None, False)], bb.tokenizer.pad_token_id, "right")
-routing = {} if mode == "plain" else dict(routing=Routing(layers=parse_layers([1]), impl="flat"), layers=(1,))
+recipe = None if mode == "plain" else resolve(replace(KVEMBED, routing=Routing(layers=parse_layers([1]), impl="flat")),
+                                              bb.facts)
 def status(key):
     return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith(key + ":"))
 with open("/proc/self/clear_refs", "w") as f:  # reset the peak RSS (VmHWM) after the model load
     f.write("5")
 base = status("VmRSS")
-forward.run(bb.model, batch, **routing)
+forward.run(bb.model, batch, recipe)
 print(status("VmHWM") - base)
 """
 

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import replace
 
 import pytest
 import torch
@@ -20,8 +21,9 @@ from kvembed import forward
 from kvembed.attention import RoutingState
 from kvembed.layers import parse_layers
 from kvembed.methods.base import Routing
-from kvembed.methods.kvembed import COMPRESSION_PROMPT
+from kvembed.methods.kvembed import COMPRESSION_PROMPT, KVEMBED
 from kvembed.prompts import PromptTokenizer
+from kvembed.recipe import resolve
 from tests import reference
 from tests.conftest import ARCHS
 
@@ -46,7 +48,9 @@ def real_max_diff(a: torch.Tensor, b: torch.Tensor, batch) -> float:
 
 def run_ours(backbone, batch, layers, **routing):
     r = Routing(layers=parse_layers(list(layers)), **routing)
-    return forward.run(backbone.model, batch, routing=r, layers=layers).last_hidden_state
+    recipe = resolve(replace(KVEMBED, routing=r), backbone.facts)
+    assert recipe.layers == tuple(sorted(layers))
+    return forward.run(backbone.model, batch, recipe).last_hidden_state
 
 
 def stock_forward(backbone, batch, output_hidden_states=False):

@@ -239,10 +239,10 @@ def test_out_of_memory_halves_the_batch(tiny_backbones, monkeypatch, sentences):
     expected = enc.encode(sentences, batch_size=8)
     real_run = forward.run
 
-    def flaky(model, batch, **kw):
+    def flaky(model, batch, *args, **kw):
         if batch.input_ids.shape[0] > 2:
             raise torch.OutOfMemoryError("simulated")
-        return real_run(model, batch, **kw)
+        return real_run(model, batch, *args, **kw)
 
     monkeypatch.setattr(forward, "run", flaky)
     got = enc.encode(sentences, batch_size=8)

@@ -8,6 +8,7 @@ specs, benchmark tasks), so a bad value fails with a message naming it, in a sec
 from __future__ import annotations
 
 import dataclasses
+import functools
 import typing
 from dataclasses import dataclass, field
 from enum import Enum
@@ -28,8 +29,6 @@ from .tracking import LOGGERS
 
 Pooling = Enum("Pooling", {p: p for p in (DEFAULT, *POOLINGS)}, type=str)
 MethodName = Enum("MethodName", {m: m for m in METHOD_NAMES}, type=str)
-
-
 DType = Enum("DType", {d: d for d in DTYPES}, type=str)
 PaddingSide = Enum("PaddingSide", {p: p for p in PADDING_SIDES}, type=str)
 
@@ -130,6 +129,12 @@ class RunConfig(OverridesConfig):
     workers: int = 1  # >1: data-parallel encoding, one process per GPU (or N CPU processes)
     cache: str = "off"  # embedding cache: off | read | readwrite (in $KVEMBED_CACHE/embeddings)
 
+    @functools.cached_property
+    def overrides(self) -> Overrides:
+        """The method overrides that act on this job's method, typed once (every surface of a job reads this:
+        the encoder, the result key, the ``overrides`` column, the fingerprints, the cost plan)."""
+        return _overrides(self).acting_on(get_method(self.method.name.value))
+
 
 def validate(cfg: DictConfig | dict) -> RunConfig:
     """Typed, checked configuration; ValueError names the offending key and the valid choices."""
@@ -141,7 +146,7 @@ def validate(cfg: DictConfig | dict) -> RunConfig:
         raise ValueError(f"Invalid configuration: {err}".split("\n    full_key")[0]) from None
     run: RunConfig = OmegaConf.to_object(merged)
     # every method override is parsed and checked now, by the object that carries it to the method
-    spec = overrides(run).apply(get_method(run.method.name.value))
+    spec = run.overrides.apply(get_method(run.method.name.value))
     for role in ROLES:
         template = spec.prompt.for_role(role)
         if template is not None:
@@ -163,7 +168,7 @@ def validate(cfg: DictConfig | dict) -> RunConfig:
     return run
 
 
-def overrides(run: RunConfig) -> Overrides:
+def _overrides(run: RunConfig) -> Overrides:
     """The configuration's method overrides, typed (``layers``: every LayerSpec field the config sets)."""
     values = {}
     for name in Overrides.names():

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -31,8 +31,8 @@ from ..backbones import BACKBONES
 from ..eval.tasks import data_source, get_task, locov1
 from ..eval.tasks.locov1 import LOCOV1_TASKS
 from ..methods import get_method
-from ..methods.token_prepending import paired_prompt
-from .config import RunConfig, overrides
+from ..recipe import Recipe, resolve
+from .config import RunConfig
 from .run import task_names
 
 H100_BF16_TFLOPS = 989.0
@@ -141,22 +141,27 @@ def prompt_tokens(template: str | None, chars_per_token: float) -> tuple[float, 
     return len(literal) / chars_per_token + template.count("{pst}") + template.count("{eos}"), copies
 
 
+def resolve_for_plan(run: RunConfig) -> Recipe | None:
+    """The job's method as it runs on its backbone (Token Prepending's paired prompt, Contrastive Prompting's
+    layer), from the registry's declared depth; None when the backbone declares none (the plan then prices
+    the method as configured)."""
+    backbone = BACKBONES.get(run.backbone.name)
+    facts = backbone.facts() if backbone else None
+    return resolve(run.overrides.apply(get_method(run.method.name.value)), facts) if facts else None
+
+
 def plan(runs: list[RunConfig], throughput: Throughput = Throughput(), chars_per_token: float = 4.0,
          id_samples_chars: float = 100.0) -> pd.DataFrame:
     """One row per (job, task) with texts, tokens and estimated GPU-hours; unknown tasks have NaN."""
     rows = []
     for run in runs:
-        spec = BACKBONES.get(run.backbone.name)
-        params = spec.params if spec and spec.params else float("nan")
-        method = overrides(run).apply(get_method(run.method.name.value))
-        num_layers = spec.num_layers if spec and spec.num_layers else None
+        backbone = BACKBONES.get(run.backbone.name)
+        params = backbone.params if backbone and backbone.params else float("nan")
+        recipe = resolve_for_plan(run)
+        method = recipe.spec if recipe else run.overrides.apply(get_method(run.method.name.value))
         extra = 1.0
-        if method.token_prepending is not None and method.token_prepending.paired_prompt and num_layers:
-            entry = method.token_prepending.settings(spec.hub_id or "", run.backbone.name, num_layers).values
-            method = replace(method, prompt=paired_prompt(entry["prompt"]))
-        if method.contrastive is not None and num_layers:
-            layer = method.contrastive.settings(spec.hub_id or "", run.backbone.name, num_layers).values["layer"]
-            extra += (layer + 1) / num_layers  # the contrast prompt runs to the steered layer only
+        if recipe is not None and recipe.cp is not None:  # the contrast prompt runs to the steered layer only
+            extra += (recipe.cp.layer + 1) / BACKBONES[run.backbone.name].num_layers
         for name in task_names(run):
             stats = task_stats(name, run)
             row = {"backbone": run.backbone.name, "method": method.name, "task": name,

@@ -25,6 +25,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
+from ..backbones import Backbone
 from ..encoder import Encoder, TextEncoder
 from ..eval import geometry, item_scores
 from ..eval.mteb_model import MTEBEncoder
@@ -33,8 +34,9 @@ from ..eval.tasks.offline import PROXY_TASKS
 from ..parallel import ParallelEncoder
 from ..paths import cache_dir
 from ..provenance import code_version, git_commit
+from ..recipe import Recipe
 from . import fingerprint, results
-from .config import RunConfig, overrides, validate
+from .config import RunConfig, validate
 from .tracking import Tracker
 
 log = logging.getLogger("kvembed.harness.run")
@@ -51,7 +53,7 @@ def task_names(run: RunConfig) -> list[str]:
 def encoder_options(run: RunConfig) -> dict[str, Any]:
     """Keyword arguments for Encoder.from_pretrained: the method, its overrides (one object), the backbone's
     loading and the input settings."""
-    return dict(method=run.method.name.value, overrides=overrides(run), dtype=run.backbone.dtype.value,
+    return dict(method=run.method.name.value, overrides=run.overrides, dtype=run.backbone.dtype.value,
                 device=run.device, max_length=run.max_length, padding_side=run.padding_side.value,
                 revision=run.backbone.revision)
 
@@ -60,7 +62,7 @@ def result_key(run: RunConfig) -> dict[str, Any]:
     """Everything that changes the scores (not batch size, device or logging); the method overrides in their
     canonical form, so two spellings of one setting (``bias=1``, ``bias=1.0``) are one configuration."""
     opts = {k: v for k, v in encoder_options(run).items() if k not in ("device", "overrides")}
-    return {"backbone": run.backbone.name, **opts, "overrides": overrides(run).canonical(),
+    return {"backbone": run.backbone.name, **opts, "overrides": run.overrides.canonical(),
             "use_instructions": run.use_instructions, "limit": run.benchmark.limit,
             "offline_data": run.benchmark.offline_data, "data_dir": run.benchmark.data_dir,
             "split": run.benchmark.split,
@@ -188,22 +190,18 @@ def job_metadata(run: RunConfig, key: str, info: dict[str, Any]) -> dict[str, An
 def overrides_column(run: RunConfig) -> str:
     """The ``overrides`` column: the settings the user set, canonical JSON (``{}`` = the method as stated);
     reports select runs by it (``kvembed.harness.results.settings``)."""
-    return json.dumps(overrides(run).canonical(), sort_keys=True)
+    return json.dumps(run.overrides.canonical(), sort_keys=True)
 
 
-# Encoder.describe() fields stored with every result row (layers, id_curve and tp_layers as list columns)
-RECORDED_ENCODER_FIELDS = (
-    "backbone", "backbone_source", "revision", "dtype", "device", "method", "routing_mode", "layers",
-    "layer_strategy", "id_curve", "pooling", "bias", "prefix_position", "routing_impl", "tp_layers",
-    "output_layer", "cp_layer", "cp_coeff", "baseline_settings_source", "tokenization", "preprocess",
-    "prompt_document", "prompt_query", "padding_side",
-)
+# Encoder.describe() fields stored with every result row: the backbone's and the recipe's columns (layers,
+# id_curve and tp_layers as list columns), and the padding side; max_length is the run's
+RECORDED_ENCODER_FIELDS = (*Backbone.COLUMNS, *Recipe.column_names(), "padding_side")
 
 
 def task_fingerprints(run: RunConfig, names: list[str]) -> dict[str, dict[str, str]]:
     """The fingerprint columns each task's rows get from this code (kvembed.harness.fingerprint)."""
     prints = fingerprint.current()
-    method, chosen = run.method.name.value, overrides(run).canonical()
+    method, chosen = run.method.name.value, run.overrides.canonical()
     return {name: prints.row(method, chosen, task_type(name), run.use_instructions) for name in names}
 
 

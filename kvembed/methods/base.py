@@ -229,7 +229,6 @@ class MethodSpec:
     instructed_prompt: Prompt | None = None
     instruction_format: str = "{instruction}"
     mean_with_specials: bool = False
-    reference: str = ""
 
     def __post_init__(self) -> None:
         check_pooling(self.pooling)

@@ -21,7 +21,6 @@ from .prompteol import PROMPTEOL
 
 METHODS = [
     MethodSpec(f"cp{suffix}", Prompt.same(PROMPTEOL), "last", contrastive=ContrastivePrompting(rule=rule),
-               preprocess="prompteol", reference="Cheng et al. 2025, arXiv 2505.12831; zifengcheng/CP "
-                                                 "evaluate_intervention.py, run_intervention_eval.sh")
+               preprocess="prompteol")
     for suffix, rule in (("", "authors"), ("_depth_scaled", "depth_scaled"))
 ]

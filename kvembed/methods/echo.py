@@ -36,11 +36,9 @@ ECHO_FINETUNED = Prompt(document="Document:{text}\nDocument again:{text}{eos}",
                         query="Query:{text}\nQuery again:{text}{eos}")
 ECHO_INSTRUCTED = Prompt(document=ECHO_FINETUNED.document,
                          query="Instruct:{instruction}\nQuery:{text}\nQuery again:{text}{eos}")
-REFERENCE = "Springer et al. 2024, arXiv 2402.15449; jakespringer/echo-embeddings echo_embeddings.py, README.md"
 
 METHODS = [
-    MethodSpec("echo", ECHO, "mean_text", tokenization="pieces",
-               reference=f"{REFERENCE}; zero-shot prompt: issue #8"),
+    MethodSpec("echo", ECHO, "mean_text", tokenization="pieces"),
     MethodSpec("echo_finetuned", ECHO_FINETUNED, "mean_from_text", tokenization="pieces", symmetric_role="query",
-               instructed_prompt=ECHO_INSTRUCTED, instruction_format="{instruction},", reference=REFERENCE),
+               instructed_prompt=ECHO_INSTRUCTED, instruction_format="{instruction},"),
 ]

@@ -12,13 +12,12 @@ from dataclasses import replace
 from ..prompts import RAW, Prompt
 from .base import MethodSpec, Routing
 
-REFERENCE = "Tang & Yang 2026, KV-Embedding, arXiv 2601.01046"
 COMPRESSION_PROMPT = Prompt(
     document="Context: {text} Compress the Context in one word:",
     query="Query: {text} Compress the Query in one word:",
 )
 
-KVEMBED = MethodSpec("kvembed", COMPRESSION_PROMPT, "mean_last", Routing(), reference=REFERENCE)
+KVEMBED = MethodSpec("kvembed", COMPRESSION_PROMPT, "mean_last", Routing())
 ABLATIONS = [
     replace(KVEMBED, name="kvembed_no_prompt", prompt=RAW),
     replace(KVEMBED, name="kvembed_no_reroute", routing=None),

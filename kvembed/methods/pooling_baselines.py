@@ -10,6 +10,6 @@ from ..prompts import RAW
 from .base import MethodSpec
 
 METHODS = [
-    MethodSpec("last", RAW, "last", reference="last-token pooling baseline"),
-    MethodSpec("mean", RAW, "mean", reference="mean pooling baseline"),
+    MethodSpec("last", RAW, "last"),
+    MethodSpec("mean", RAW, "mean"),
 ]

@@ -30,10 +30,7 @@ KE = ("The essence of a sentence is often captured by its main subjects and acti
       '"{text}" means in one word:"')
 
 METHODS = [
-    MethodSpec("prompteol", Prompt.same(PROMPTEOL), "last", preprocess="prompteol",
-               reference="Jiang et al. 2023, arXiv 2307.16645; kongds/scaling_sentemb evaluation.py"),
-    MethodSpec("pretcot", Prompt.same(PRETCOT), "last", preprocess="prompteol", output_layer=-2,
-               reference="Zhang et al. 2024, arXiv 2404.03921; ZBWpro/PretCoTandKE settings.py, evaluation.py"),
-    MethodSpec("ke", Prompt.same(KE), "last", preprocess="prompteol", output_layer=-2,
-               reference="Zhang et al. 2024, arXiv 2404.03921; ZBWpro/PretCoTandKE settings.py, evaluation.py"),
+    MethodSpec("prompteol", Prompt.same(PROMPTEOL), "last", preprocess="prompteol"),
+    MethodSpec("pretcot", Prompt.same(PRETCOT), "last", preprocess="prompteol", output_layer=-2),
+    MethodSpec("ke", Prompt.same(KE), "last", preprocess="prompteol", output_layer=-2),
 ]

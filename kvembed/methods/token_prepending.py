@@ -33,7 +33,6 @@ TEMPLATES = {
            "terms provide additional but less central details. With this in mind , this sentence : "
            '{pst} "{text}" means in one word:"'),
 }
-REFERENCE = "Fu et al. 2025, arXiv 2412.11556; fuyuchenIfyw/token_prepending evaluate.py, config.yaml"
 
 
 def paired_prompt(name: str) -> Prompt:
@@ -44,8 +43,8 @@ def paired_prompt(name: str) -> Prompt:
 METHODS = [
     # the llama-2 entry's pairing stands in until a backbone's entry is known (Encoder resolves it)
     *[MethodSpec(f"token_prepending{suffix}", paired_prompt("prompteol"), "last", preprocess="prompteol",
-                 token_prepending=TokenPrepending(paired_prompt=True, rule=rule), reference=REFERENCE)
+                 token_prepending=TokenPrepending(paired_prompt=True, rule=rule))
       for suffix, rule in (("", "authors"), ("_depth_scaled", "depth_scaled"), ("_script_default", "script_default"))],
     *[MethodSpec(f"token_prepending_{name}", paired_prompt(name), "last", preprocess="prompteol",
-                 token_prepending=TokenPrepending(), reference=REFERENCE) for name in TEMPLATES],
+                 token_prepending=TokenPrepending()) for name in TEMPLATES],
 ]

@@ -203,10 +203,7 @@ def locov1_ci_table(df: pd.DataFrame, benchmark: str, reference: str = "kvembed_
 
 
 def _md(df: pd.DataFrame) -> str:
-    try:
-        return df.to_markdown(index=not isinstance(df.index, pd.RangeIndex), floatfmt=".2f")
-    except ImportError:
-        return df.to_string()
+    return df.to_markdown(index=not isinstance(df.index, pd.RangeIndex), floatfmt=".2f")  # tabulate: the report extra
 
 
 def render(results_dir: Path | str = "results") -> Path:
