@@ -4,7 +4,7 @@
     python experiments/ablation.py --stages screen   # one stage
     python experiments/ablation.py --report-only     # re-render results/ablation.md from results/
 
-Stages (``kvembed.harness.study.STAGES``: named experiments from configs/experiment, run as Hydra multiruns):
+Stages (``kvembed.store.study.STAGES``: named experiments from configs/experiment, run as Hydra multiruns):
 
 * ``screen``: SmolLM2-135M on ``benchmark=offline_dev`` (STSBenchmark on 400 pairs of the STS-B *dev*
   split): components, every layer window, bias, layers=auto variants, prefix RoPE, the baselines on the
@@ -36,9 +36,9 @@ import subprocess
 from _drive import ROOT, multirun
 
 from kvembed.eval.tasks.local import resolve_data_root
-from kvembed.harness.results import finished
-from kvembed.harness.study import STAGES, select_on_dev
 from kvembed.report.ablation import render
+from kvembed.store.results import finished
+from kvembed.store.study import STAGES, select_on_dev
 
 
 def main() -> None:

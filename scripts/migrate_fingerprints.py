@@ -1,7 +1,7 @@
 """Give committed result rows this code's fingerprint where it is shown that their commit computes the same.
 
 Every row that is not ``current`` (made before fingerprints were recorded, or fingerprinted by an earlier
-version of the probe: after a change to ``kvembed/harness/fingerprint.py`` itself) is re-certified at its
+version of the probe: after a change to ``kvembed/store/fingerprint.py`` itself) is re-certified at its
 own commit: the commit recorded in ``git_commit`` is checked out beside this one (a git worktree), this
 checkout's probe (the measuring instrument) is put into it and run against that commit's code, for every
 (method, overrides, task instructions, task type) its rows hold. Where the old code's fingerprint equals this
@@ -31,9 +31,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kvembed.harness import fingerprint  # noqa: E402
-from kvembed.harness.fingerprint import is_current  # noqa: E402
-from kvembed.harness.results import read_result, task_files, write_table  # noqa: E402
+from kvembed.store import fingerprint  # noqa: E402
+from kvembed.store.fingerprint import is_current  # noqa: E402
+from kvembed.store.results import read_result, task_files, write_table  # noqa: E402
 
 log = logging.getLogger("migrate_fingerprints")
 COLUMNS = ("fingerprint", "fingerprint_embeddings", "fingerprint_evaluation")
@@ -42,7 +42,7 @@ COLUMNS = ("fingerprint", "fingerprint_embeddings", "fingerprint_evaluation")
 WORKER = """
 import json, sys
 import kvembed
-from kvembed.harness import fingerprint as f
+from kvembed.store import fingerprint as f
 request = json.load(open(sys.argv[1]))
 out = {"package": kvembed.__file__, "embeddings": {}, "evaluation": {}}
 for key in request["embeddings"]:
@@ -60,13 +60,14 @@ def probe_at(commit: str, embeddings: list[str], evaluation: list[str], models: 
         tree = Path(tmp) / "tree"
         subprocess.run(["git", "worktree", "add", "--detach", "-q", str(tree), commit], cwd=ROOT, check=True)
         try:
-            probe = Path("kvembed") / "harness" / "fingerprint.py"
-            shutil.copy(ROOT / probe, tree / probe)
+            # the probe goes where that commit's package keeps it (kvembed/harness/ before the store moved out)
+            layer = "store" if (tree / "kvembed" / "store").is_dir() else "harness"
+            shutil.copy(ROOT / "kvembed" / "store" / "fingerprint.py", tree / "kvembed" / layer / "fingerprint.py")
             request, answer = Path(tmp) / "request.json", Path(tmp) / "answer.json"
             request.write_text(json.dumps({"embeddings": embeddings, "evaluation": evaluation, "models": models}))
             env = {**os.environ, "PYTHONPATH": str(tree)}
-            subprocess.run([sys.executable, "-c", WORKER, str(request), str(answer)], cwd=tree, env=env, check=True,
-                           stdout=subprocess.DEVNULL)
+            subprocess.run([sys.executable, "-c", WORKER, str(request), str(answer), f"kvembed.{layer}.fingerprint"],
+                           cwd=tree, env=env, check=True, stdout=subprocess.DEVNULL)
             got = json.loads(answer.read_text())
             if not Path(got["package"]).is_relative_to(tree):  # the instrument must measure the old code, not this
                 raise RuntimeError(f"kvembed resolved to {got['package']}, not to the checkout of {commit}")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from kvembed.harness.run import CONFIG_DIR
+from kvembed.harness.job import CONFIG_DIR
 
 
 def benchmark_tasks(bench: str) -> list[str]:

@@ -40,8 +40,8 @@ def environment(scratch: Path) -> dict[str, str]:
 
 
 def build(scratch: Path) -> None:
+    from kvembed.harness.job import CONFIG_DIR
     from kvembed.harness.rehearsal import PUBLISHED, SMALL, build_datasets, build_hub, build_locov1
-    from kvembed.harness.run import CONFIG_DIR
     from kvembed.paths import stable_hash
 
     tasks = yaml.safe_load((Path(CONFIG_DIR) / "benchmark" / "mteb_table1.yaml").read_text())["tasks"]
@@ -61,7 +61,7 @@ def run(cmd: list[str], env: dict[str, str]) -> None:
 
 def locov1_lengths() -> list[int]:
     """The LoCoV1 experiment's swept lengths, longest first."""
-    from kvembed.harness.run import CONFIG_DIR
+    from kvembed.harness.job import CONFIG_DIR
 
     experiment = yaml.safe_load((Path(CONFIG_DIR) / "experiment" / "locov1_length.yaml").read_text())
     return sorted((int(n) for n in str(experiment["hydra"]["sweeper"]["params"]["max_length"]).split(",")),
@@ -98,8 +98,8 @@ def check_tables(results: Path, backbones: list[str], methods: list[str]) -> Non
     missing = [(b, m) for b in backbones for m in methods if table[(table.backbone == b) & (table.method == m)].empty]
     if missing or len(cells) != 7 or table[cells].isna().any().any() or (table["n_tasks"] != 25).any():
         raise SystemExit(f"rehearse: Table 1 incomplete (missing rows {missing}, columns {cells})")
-    from kvembed.harness.results import load_results
     from kvembed.report.tables import locov1_table
+    from kvembed.store.results import load_results
 
     loco = locov1_table(load_results(results))
     lengths = [c for c in loco.columns if c.endswith(" tok")]

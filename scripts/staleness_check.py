@@ -29,7 +29,7 @@ COUNT = """
 import json, sys
 from pathlib import Path
 import pandas as pd
-from kvembed.harness.results import load_results
+from kvembed.store.results import load_results
 from kvembed.report.tables import provenance
 frames = [load_results(sys.argv[1])]
 for f in Path(sys.argv[1]).glob("stsb_*.parquet"):

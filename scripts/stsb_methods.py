@@ -21,10 +21,10 @@ from kvembed import Encoder
 from kvembed.backbones import load_backbone
 from kvembed.data.stsb import load_stsb
 from kvembed.eval.sts import evaluate_sts
-from kvembed.harness import fingerprint
-from kvembed.harness.results import package_versions, write_table
 from kvembed.provenance import code_version, git_commit
 from kvembed.report.tables import provenance
+from kvembed.store import fingerprint
+from kvembed.store.results import package_versions, write_table
 
 SHOWN = ["method", "spearman", "texts_per_s", "layers", "n_pairs"]
 

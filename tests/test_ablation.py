@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kvembed.harness.results import ANY, ANY_OR_UNSET, Selection
-from kvembed.harness.study import (
+from kvembed.report.ablation import conclusion, layer_runs
+from kvembed.store.results import ANY, ANY_OR_UNSET, Selection
+from kvembed.store.study import (
     BY_KEY,
     CHOICES,
     QUESTIONS,
@@ -19,7 +20,6 @@ from kvembed.harness.study import (
     context_columns,
     select_on_dev,
 )
-from kvembed.report.ablation import conclusion, layer_runs
 
 
 def test_layer_lists_collapse_into_runs():
@@ -133,9 +133,9 @@ def test_conclusion_says_no_difference_when_the_paired_interval_covers_zero():
 
 @pytest.mark.integration
 def test_every_question_expands_into_valid_jobs_with_distinct_result_folders_that_it_then_reads():
+    from kvembed.harness.job import overrides_column
     from kvembed.harness.jobs import experiment_jobs
-    from kvembed.harness.results import settings
-    from kvembed.harness.run import overrides_column
+    from kvembed.store.results import settings
 
     chosen = {"window": Choice("window", "window", {"layers.start": 3}, 0.5, 28),
               "bias": Choice("bias", "bias_window", {"bias": 2.0}, 0.5, 5),
@@ -157,8 +157,8 @@ def test_every_question_expands_into_valid_jobs_with_distinct_result_folders_tha
 
 def _fake_result(job, score: float, split: str = "validation") -> None:
     """A task file shaped like the runner's, for a job that never ran (the selection reads only these)."""
-    from kvembed.harness import results
-    from kvembed.harness.run import overrides_column
+    from kvembed.harness.job import overrides_column
+    from kvembed.store import results
 
     run = job.config
     row = dict(task_name="STSBenchmark", split=split, subset="default", metric="main_score", value=score,
@@ -172,7 +172,7 @@ def _fake_result(job, score: float, split: str = "validation") -> None:
 @pytest.mark.integration
 def test_select_on_dev_chooses_the_window_then_the_bias_at_that_window(tmp_path):
     from kvembed.harness.jobs import experiment_jobs
-    from kvembed.harness.results import finished
+    from kvembed.store.results import finished
 
     window = BY_KEY["window"]
     for job in experiment_jobs(window.experiment, window.resolve({}), tmp_path):

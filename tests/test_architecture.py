@@ -1,8 +1,9 @@
-"""The folder layout is the architecture: core ← eval ← harness ← report, and no arrow points back.
+"""The folder layout is the architecture: core ← eval ← store ← harness ← report, and no arrow points back.
 
 The core library (``kvembed/*.py``, ``kvembed/methods``, ``kvembed/data``) imports nothing of
-``kvembed.eval``, ``kvembed.harness`` or ``kvembed.report``; evaluation imports only the core; the
-harness the core and evaluation; the report anything. The two entry points ``kvembed/run.py`` and
+``kvembed.eval``, ``kvembed.store``, ``kvembed.harness`` or ``kvembed.report``; evaluation imports only the
+core; the result store the core and evaluation; the harness those three; the report anything, yet it reads
+results without the harness (below). The two entry points ``kvembed/run.py`` and
 ``kvembed/cli.py`` sit above all layers (nothing imports them)."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent / "kvembed"
-LAYERS = ["core", "eval", "harness", "report"]
+LAYERS = ["core", "eval", "store", "harness", "report"]
 ENTRY_POINTS = {"kvembed.run", "kvembed.cli"}
 
 
@@ -115,8 +116,9 @@ REPORTING = [*sorted((ROOT / "report").glob("*.py")), *sorted((ROOT.parent / "no
 
 
 @pytest.mark.parametrize("path", REPORTING, ids=lambda p: p.name)
-def test_reports_and_notebooks_read_columns_without_hydra_or_the_runner(path):
-    """Reading results needs their columns only: not Hydra, not the runner (nor torch and mteb through it)."""
+def test_reports_and_notebooks_read_columns_without_the_experiment_stack(path):
+    """Reading results needs their columns only: not the harness, Hydra, W&B or submitit (``kvembed[report]``
+    installs none of them)."""
     seen, todo = set(), [path]
     while todo:
         names = {name for mod, imported in imports(todo.pop()) for name in (mod, *(f"{mod}.{n}" for n in imported))}
@@ -129,6 +131,18 @@ def test_reports_and_notebooks_read_columns_without_hydra_or_the_runner(path):
                     source = _source(module) if module.startswith("kvembed") else None
                     if source is not None:
                         todo.append(source)
-    assert not {m for m in seen if m == "hydra" or m.startswith("hydra.")}, f"{path.name} reaches Hydra"
-    assert "kvembed.harness.run" not in seen and "kvembed.harness.jobs" not in seen, \
-        f"{path.name} reaches the runner"
+    stack = {m for m in seen if m.split(".")[0] in ("hydra", "omegaconf", "wandb", "submitit", "hydra_plugins")}
+    assert not stack, f"{path.name} reaches the experiment stack: {sorted(stack)}"
+    assert not {m for m in seen if m.startswith("kvembed.harness")}, f"{path.name} reaches the harness"
+
+
+def test_the_report_extra_installs_no_experiment_stack():
+    """``pip install kvembed[report]`` is what reading results needs (the closure above stays clear of the
+    harness); the experiment stack is the harness extra's."""
+    import tomllib
+
+    extras = tomllib.loads((ROOT.parent / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    named = {req.split("[")[0].split(">")[0].split("=")[0].split("<")[0].strip().lower() for req in extras["report"]}
+    assert not named & {"hydra-core", "omegaconf", "wandb", "hydra-submitit-launcher", "submitit", "kvembed"}, named
+    assert {"hydra-core", "wandb", "hydra-submitit-launcher"} <= {
+        req.split(">")[0].split("=")[0].strip().lower() for req in extras["harness"]}

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from kvembed.harness.config import validate
+from kvembed.harness.job import CONFIG_DIR, encoder_options, result_key
 from kvembed.harness.jobs import compose_config
-from kvembed.harness.run import CONFIG_DIR, encoder_options, result_key
 from kvembed.overrides import Overrides
 
 GROUPS = ["backbone", "method", "layers", "pooling", "benchmark", "logger"]

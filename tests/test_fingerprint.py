@@ -1,4 +1,4 @@
-"""A result's identity is what the code computes: the fingerprint (kvembed.harness.fingerprint).
+"""A result's identity is what the code computes: the fingerprint (kvembed.store.fingerprint).
 
 Edits that cannot move a number keep every fingerprint; a one-token change in what a method or the evaluation
 computes changes the fingerprints of exactly what it affects. Each mutation is applied to a copy of the
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from kvembed.harness import fingerprint
 from kvembed.provenance import PACKAGE, code_version
+from kvembed.store import fingerprint
 
 METHODS = ("kvembed", "kvembed_no_reroute", "mean", "last", "prompteol", "pretcot", "ke", "echo",
            "token_prepending", "cp", "kvembed_two_pass", "kvembed_bidirectional", "kvembed_no_prompt")
@@ -29,7 +29,7 @@ TYPES = tuple(fingerprint.EVAL_TASKS)
 WORKER = """
 import json, sys
 import kvembed
-from kvembed.harness import fingerprint as f
+from kvembed.store import fingerprint as f
 request = json.loads(sys.argv[1])
 print(json.dumps({"package": kvembed.__file__, "embeddings": [f.embeddings_fingerprint(m, o, request["models"], True)
                                  for m, o in request["configs"]],
@@ -173,7 +173,7 @@ MUTATIONS = {
     "symmetric role in the mteb adapter": (
         "eval/mteb_model.py", "role = side if prompt_type is not None else self.model.method.symmetric_role",
         "role = side", [("eval", "STS")], ["echo", "kvembed"]),
-    "main score of a task's rows": ("harness/results.py", '"metric": "main_score", "value": float(main)',
+    "main score of a task's rows": ("store/results.py", '"metric": "main_score", "value": float(main)',
                                     '"metric": "main_score", "value": float(main) / 2',
                                     [("eval", "Classification"), ("eval", "STS")], ["kvembed"]),
 }

@@ -10,7 +10,7 @@ import sys
 import pandas as pd
 import pytest
 
-from kvembed.harness import results
+from kvembed.store import results
 
 pytestmark = pytest.mark.integration
 

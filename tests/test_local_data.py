@@ -155,7 +155,7 @@ def test_mteb_evaluates_a_local_task_with_kvembeds_encoder(tiny_backbones):
 
 def test_the_runner_keys_and_records_local_data(compose, monkeypatch, tmp_path):
     from kvembed.harness.config import validate
-    from kvembed.harness.run import result_key, uses_local_data
+    from kvembed.harness.job import result_key, uses_local_data
 
     run = validate(compose(["benchmark=sts", f"benchmark.data_root={tmp_path}"]))
     assert uses_local_data(run) and result_key(run)["local_data"] is True

@@ -71,7 +71,7 @@ def test_the_columns_are_the_recipes_fields_and_describe_is_built_from_them(tiny
     info = enc.describe()
     assert list(info) == [*Backbone.COLUMNS, *names, "max_length", "padding_side"]
     assert info["layers"] == [1, 2] and info["tp_layers"] is None  # tuples as lists: JSON and parquet list columns
-    from kvembed.harness.run import RECORDED_ENCODER_FIELDS
+    from kvembed.harness.job import RECORDED_ENCODER_FIELDS
 
     assert set(RECORDED_ENCODER_FIELDS) == {*Backbone.COLUMNS, *names, "padding_side"}
 
@@ -96,7 +96,7 @@ def test_the_cost_plan_prices_the_prompt_the_encoder_runs(compose):
 
 def test_rerouting_overrides_never_enter_the_key_of_a_method_that_does_not_reroute(compose, caplog):
     from kvembed.harness.config import validate
-    from kvembed.harness.run import overrides_column, result_key
+    from kvembed.harness.job import overrides_column, result_key
 
     plain = validate(compose(["method=prompteol", "benchmark=offline_smoke"]))
     with caplog.at_level(logging.WARNING):

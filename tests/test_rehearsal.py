@@ -27,8 +27,8 @@ def test_every_mteb_table1_task_loads_through_mtebs_own_loader_from_the_rehearsa
     import mteb
     import yaml
 
+    from kvembed.harness.job import CONFIG_DIR
     from kvembed.harness.rehearsal import build_datasets
-    from kvembed.harness.run import CONFIG_DIR
 
     tasks = yaml.safe_load((Path(CONFIG_DIR) / "benchmark" / "mteb_table1.yaml").read_text())["tasks"]
     build_datasets(tmp_path, tasks)

@@ -18,10 +18,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kvembed.harness import results
 from kvembed.harness.jobs import compose_config
 from kvembed.harness.run import run
 from kvembed.report import tables
+from kvembed.store import results
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +56,7 @@ def test_a_damaged_task_file_is_named_set_aside_and_recomputed(made, damage, cap
     before = path.read_bytes()
     DAMAGE[damage](path)
     untouched = other.stat().st_mtime_ns
-    with caplog.at_level(logging.WARNING, logger="kvembed.harness.results"):
+    with caplog.at_level(logging.WARNING, logger="kvembed.store.results"):
         again = run(cfg(out, TWO))
     assert set(again["task_name"]) == {"STSBenchmark"}  # that task alone is recomputed
     assert other.stat().st_mtime_ns == untouched
@@ -106,7 +106,7 @@ def test_reports_skip_a_damaged_file_with_a_warning_naming_it_and_render_the_res
 WAITER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from kvembed.harness import results
+    from kvembed.store import results
     with results.task_lock(Path(sys.argv[1]), "STSBenchmark"):
         print("locked", flush=True)
         time.sleep(float(sys.argv[2]))

@@ -13,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kvembed.harness import results
 from kvembed.harness.jobs import compose_config
 from kvembed.harness.run import run
 from kvembed.report import tables
+from kvembed.store import results
 
 pytestmark = pytest.mark.integration
 
@@ -275,9 +275,9 @@ def test_study_expands_named_experiments_into_jobs_with_their_own_result_folders
 
 
 def test_reports_find_the_runner_results_by_their_columns_and_report_paired_intervals(first_run):
-    from kvembed.harness.results import finished
-    from kvembed.harness.study import Question
     from kvembed.report.ablation import question_table
+    from kvembed.store.results import finished
+    from kvembed.store.study import Question
 
     out, df = first_run
     runs = finished(out)
@@ -329,7 +329,7 @@ def test_a_run_on_another_split_gets_its_own_result_folder():
     test = experiment_jobs(None, ["benchmark=offline_smoke"])[0]
     dev = experiment_jobs(None, ["benchmark=offline_smoke", "benchmark.split=validation"])[0]
     assert dev.key != test.key
-    from kvembed.harness.run import result_key
+    from kvembed.harness.job import result_key
 
     assert result_key(test.config)["split"] is None and result_key(dev.config)["split"] == "validation"
 
@@ -338,8 +338,8 @@ def test_wandb_gets_each_tasks_scores_as_a_table_and_its_measures_as_scalars(tmp
     """The settings every row repeats are the W&B run's config: the per-task table holds the scores only."""
     import wandb
 
-    from kvembed.harness.results import SCORE_COLUMNS
     from kvembed.harness.tracking import Tracker
+    from kvembed.store.results import SCORE_COLUMNS
 
     class Run:
         summary: dict = {}

@@ -3,7 +3,7 @@
 A named experiment (``configs/experiment/*.yaml``) is a multirun; its jobs are the product of its
 ``hydra.sweeper.params`` and any sweep given on the command line (the command line wins, as in Hydra).
 The drivers, the cost plan and the rehearsal use this to know what a run will do before it runs; reports
-never do (they read the columns of the rows on disk: ``kvembed.harness.results``).
+never do (they read the columns of the rows on disk: ``kvembed.store.results``).
 
     jobs = experiment_jobs("bias_sweep", ["benchmark=offline_dev"])
 """
@@ -21,7 +21,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from .config import RunConfig, validate
-from .run import CONFIG_DIR, result_folder
+from .job import CONFIG_DIR, result_folder
 
 
 @dataclass(frozen=True)

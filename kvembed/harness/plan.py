@@ -33,7 +33,7 @@ from ..eval.tasks.locov1 import LOCOV1_TASKS
 from ..methods import get_method
 from ..recipe import Recipe, resolve
 from .config import RunConfig
-from .run import task_names
+from .job import task_names
 
 H100_BF16_TFLOPS = 989.0
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from .results import SCORE_COLUMNS
+from ..store.results import SCORE_COLUMNS
 
 log = logging.getLogger(__name__)
 TASK_MEASURES = ("n_samples", "wall_seconds", "encode_seconds", "tokens_per_s", "peak_memory_mb", "cache_hit_rate")

@@ -1,7 +1,7 @@
 """The ablation study's report: which parts of KV-Embedding carry the gain.
 
-The questions and the settings chosen on dev are the study's (``kvembed.harness.study``); ``render``
-reads each question's finished runs by their columns (``kvembed.harness.results.finished``) and writes
+The questions and the settings chosen on dev are the study's (``kvembed.store.study``); ``render``
+reads each question's finished runs by their columns (``kvembed.store.results.finished``) and writes
 ``results/ablation.md``: every score with a percentile-bootstrap 95% interval over the evaluation
 pairs/queries, every difference with a *paired* bootstrap interval (the same resampled pairs for
 both configurations), and a one-line conclusion per question computed from those numbers.
@@ -16,8 +16,8 @@ from typing import Any
 import pandas as pd
 
 from ..eval.item_scores import bootstrap_ci, paired_difference_ci
-from ..harness.results import Selection, finished
-from ..harness.study import BY_KEY, DEV, QUESTIONS, REAL_QWEN, REAL_SMOLLM2, TEST, Choice, Question, select_on_dev
+from ..store.results import Selection, finished
+from ..store.study import BY_KEY, DEV, QUESTIONS, REAL_QWEN, REAL_SMOLLM2, TEST, Choice, Question, select_on_dev
 from .intervals import N_BOOT, category_ci
 from .tables import provenance, worst
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..harness.results import Selection, finished
-from ..harness.study import BY_KEY as QUESTIONS
+from ..store.results import Selection, finished
+from ..store.study import BY_KEY as QUESTIONS
 from . import ablation
 
 

@@ -9,8 +9,8 @@ import pandas as pd
 
 from ..eval.item_scores import paired_difference_ci
 from ..eval.tasks.local import KNOWN_DIFFERENCES
-from ..harness.fingerprint import is_current
-from ..harness.results import items_file, load_results
+from ..store.fingerprint import is_current
+from ..store.results import items_file, load_results
 from .intervals import N_BOOT, category_ci
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 Layout: ``results/runs/<benchmark>/<backbone>/<method>-<config hash>/<task>.parquet``, long format
 (one row per metric, ``is_main`` marking the task's main score). A killed run leaves no partial file
 (temp file + rename); a rerun skips every task whose file was made by code that computes what this code
-computes (its ``fingerprint``, kvembed.harness.fingerprint). A file damaged outside kvembed (zero bytes, not
+computes (its ``fingerprint``, kvembed.store.fingerprint). A file damaged outside kvembed (zero bytes, not
 parquet, columns missing, an mteb JSON that does not parse) is set aside as ``*.corrupt``, never deleted, and
 its task recomputed; readers skip it with a warning naming it. A per-task lock makes two identical jobs
 compute each task once.
