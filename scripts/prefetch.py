@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.backbones:
         spec = BACKBONES[name]
         try:
-            path = snapshot_download(spec.hub_id, revision=spec.revision,
+            path = snapshot_download(spec.hub_id,  # the newest revision: `--pin` records it
                                      allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"])
         except Exception as err:  # noqa: BLE001 - every failure becomes one line that says what to do
             raise fail(f"backbone {name} ({spec.hub_id})", err) from None

@@ -20,12 +20,13 @@ def main() -> int:
     if args.gpu and not torch.cuda.is_available():
         problems.append("no CUDA GPU is visible: the 4-8B backbones of Table 1 take days on CPU. "
                         "Run on a GPU machine, or use `make reproduce-table1 PROFILE=offline` here.")
+    from kvembed import pins
     from kvembed.backbones import BACKBONES, BackboneUnavailableError, _ensure_hub_available
 
     for name in args.backbones:
         spec = BACKBONES[name]
         try:
-            _ensure_hub_available(spec.hub_id, spec.revision)
+            _ensure_hub_available(spec.hub_id, pins.pinned(name))
         except BackboneUnavailableError as err:
             problems.append(str(err))
     for p in problems:

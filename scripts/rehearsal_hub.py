@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kvembed.harness.rehearsal import PUBLISHED, build_hub
+from rehearsal import PUBLISHED, build_hub
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,6 +1,6 @@
 """Rehearse the paper's path with the hub switched off: ``make prefetch``, Table 1's full profile and the
 LoCoV1 length sweep through the real drivers and runner, on stand-ins that keep everything but the weights and
-the rows (``kvembed.harness.rehearsal``): the three backbones under their hub ids, mteb_table1's 25 tasks in
+the rows (``scripts/rehearsal.py``): the three backbones under their hub ids, mteb_table1's 25 tasks in
 their real schemas and revisions, LoCoV1 from the repository's fixture.
 
     python scripts/rehearse.py                       # the whole grid into outputs/rehearsal/results
@@ -24,14 +24,19 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
+from rehearsal import PUBLISHED, SMALL, build_datasets, build_hub, build_locov1
+
+from kvembed.harness.job import CONFIG_DIR
+from kvembed.hub import OFFLINE_ENV
+from kvembed.paths import stable_hash
+from kvembed.report.tables import locov1_table, render
+from kvembed.store.results import load_results
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKBONES = ["qwen3-4b", "mistral-7b", "llama-3.1-8b"]
 
 
 def environment(scratch: Path) -> dict[str, str]:
-    from kvembed.hub import OFFLINE_ENV
-
     # the rehearsal's own data and pins (the lock file beside its hub cache), never the user's
     env = {k: v for k, v in os.environ.items() if k not in ("KVEMBED_DATA", "KVEMBED_REVISIONS")}
     env.setdefault("OMP_NUM_THREADS", "1")  # one single-threaded driver per core (run_pool)
@@ -40,10 +45,6 @@ def environment(scratch: Path) -> dict[str, str]:
 
 
 def build(scratch: Path) -> None:
-    from kvembed.harness.job import CONFIG_DIR
-    from kvembed.harness.rehearsal import PUBLISHED, SMALL, build_datasets, build_hub, build_locov1
-    from kvembed.paths import stable_hash
-
     tasks = yaml.safe_load((Path(CONFIG_DIR) / "benchmark" / "mteb_table1.yaml").read_text())["tasks"]
     marker, made_by = scratch / "hub" / ".built", stable_hash({"small": SMALL, "backbones": sorted(PUBLISHED)})
     if not marker.exists() or marker.read_text() != made_by:  # rebuilt when the stand-ins' shape changes
@@ -61,8 +62,6 @@ def run(cmd: list[str], env: dict[str, str]) -> None:
 
 def locov1_lengths() -> list[int]:
     """The LoCoV1 experiment's swept lengths, longest first."""
-    from kvembed.harness.job import CONFIG_DIR
-
     experiment = yaml.safe_load((Path(CONFIG_DIR) / "experiment" / "locov1_length.yaml").read_text())
     return sorted((int(n) for n in str(experiment["hydra"]["sweeper"]["params"]["max_length"]).split(",")),
                   reverse=True)
@@ -98,8 +97,6 @@ def check_tables(results: Path, backbones: list[str], methods: list[str]) -> Non
     missing = [(b, m) for b in backbones for m in methods if table[(table.backbone == b) & (table.method == m)].empty]
     if missing or len(cells) != 7 or table[cells].isna().any().any() or (table["n_tasks"] != 25).any():
         raise SystemExit(f"rehearse: Table 1 incomplete (missing rows {missing}, columns {cells})")
-    from kvembed.report.tables import locov1_table
-    from kvembed.store.results import load_results
 
     loco = locov1_table(load_results(results))
     lengths = [c for c in loco.columns if c.endswith(" tok")]
@@ -140,7 +137,6 @@ def main(argv: list[str] | None = None) -> None:
         longest, *rest = locov1_lengths()
         lanes = [[[*locov1, f"max_length={longest}"]], table1_lane, *([[*locov1, f"max_length={n}"]] for n in rest)]
     run_pool(lanes, env, workers=os.cpu_count() or 2)
-    from kvembed.report.tables import render
 
     render(results)  # once more, after every driver: each renders when it finishes
     if methods is None:

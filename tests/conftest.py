@@ -11,6 +11,8 @@ for _key, _value in OFFLINE_ENV.items():  # the offline environment; values the 
 
 import pytest  # noqa: E402
 
+from kvembed.architectures import ARCHITECTURES  # noqa: E402  (no torch: xdist's controller starts without it)
+
 # The cores shared among xdist's workers: two workers at two threads each on two cores spend their time
 # waiting. Set before torch is imported (torch reads it then), and inherited by the runs integration tests
 # start; torch is not imported here, so xdist's controller, which runs no test, starts without it.
@@ -24,7 +26,7 @@ def _torch_threads():
 
     torch.set_num_threads(_THREADS)
 
-ARCHS = ("llama", "mistral", "qwen3", "qwen2", "gemma3")
+ARCHS = tuple(ARCHITECTURES)  # every supported architecture, as a tiny model
 
 SENTENCES = [
     "A girl is styling her hair.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hydra.core.config_store import ConfigStore
 
 from kvembed.harness.config import validate
 from kvembed.harness.job import CONFIG_DIR, encoder_options, result_key
@@ -15,7 +16,10 @@ GROUPS = ["backbone", "method", "layers", "pooling", "benchmark", "logger"]
 
 
 def options(group: str) -> list[str]:
-    return sorted(p.stem for p in (Path(CONFIG_DIR) / group).glob("*.yaml"))
+    """The group's options as Hydra lists them (YAML files, or the registries' options in Hydra's ConfigStore)."""
+    files = {p.stem for p in (Path(CONFIG_DIR) / group).glob("*.yaml")}
+    stored = {name.removesuffix(".yaml") for name in ConfigStore.instance().repo.get(group, {})}
+    return sorted(files | stored)
 
 
 def composed(overrides: list[str]):
@@ -77,27 +81,24 @@ def test_bad_values_fail_before_any_model_loads(overrides, message):
         validate(composed(overrides))
 
 
-def test_method_group_lists_exactly_the_registered_methods():
-    """One registry: every registered method has its YAML, and every YAML names a registered method."""
-    from omegaconf import OmegaConf
-
+def test_the_method_and_backbone_groups_are_the_registries_with_no_yaml_mirror():
+    """Each method and backbone is declared once, in Python; Hydra's options are registered from it."""
+    from kvembed.backbones import BACKBONES
     from kvembed.methods import METHOD_NAMES
 
-    files = {p.stem: OmegaConf.load(p).name for p in (Path(CONFIG_DIR) / "method").glob("*.yaml")}
-    assert all(stem == name for stem, name in files.items())
-    assert set(files) == set(METHOD_NAMES)
+    assert options("method") == sorted(METHOD_NAMES) and options("backbone") == sorted(BACKBONES)
+    assert not (Path(CONFIG_DIR) / "method").exists() and not (Path(CONFIG_DIR) / "backbone").exists()
+    for name in BACKBONES:  # revisions are pinned in the lock file, not in the config
+        run = validate(composed([f"backbone={name}"]))
+        assert (run.backbone.name, run.backbone.revision) == (name, None)
+    assert validate(composed(["method=cp_depth_scaled"])).method.name.value == "cp_depth_scaled"
 
 
-def test_backbone_group_lists_exactly_the_registered_backbones():
-    from omegaconf import OmegaConf
-
+def test_every_method_and_backbone_says_what_it_is():
     from kvembed.backbones import BACKBONES
+    from kvembed.methods import METHODS
 
-    files = {p.stem: OmegaConf.load(p) for p in (Path(CONFIG_DIR) / "backbone").glob("*.yaml")}
-    assert all(stem == cfg.name for stem, cfg in files.items())
-    assert set(files) == set(BACKBONES)
-    for stem, cfg in files.items():  # a pinned revision in the YAML is the registry's
-        assert cfg.revision == BACKBONES[stem].revision
+    assert all(spec.summary for spec in METHODS.values()) and all(spec.notes for spec in BACKBONES.values())
 
 
 def test_one_configuration_has_one_result_key():

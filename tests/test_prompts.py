@@ -179,7 +179,7 @@ def test_bad_tokenization_and_max_length_are_rejected(tok):
 def test_the_placeholder_is_found_on_a_sentencepiece_style_tokenizer_as_mistrals():
     """A Metaspace (sentencepiece-style) tokenizer reports the added <PST> as '▁<PST>' while its id is the
     added token's: found by the rehearsal, where Token Prepending failed on Mistral's geometry."""
-    from kvembed.harness.rehearsal import tokenizer
+    from scripts.rehearsal import tokenizer
 
     tp_tok = with_placeholder(tokenizer("mistralai/Mistral-7B-v0.1", vocab_size=2000))
     pt = PromptTokenizer(tp_tok, TEMPLATES["prompteol"], 512)

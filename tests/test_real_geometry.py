@@ -1,6 +1,6 @@
 """The paper's three backbones at their real width and head layout (slow tier).
 
-Each model is its published configuration (``kvembed.harness.rehearsal.PUBLISHED``: hidden size, MLP
+Each model is its published configuration (``scripts/rehearsal.py.PUBLISHED``: hidden size, MLP
 width, 32 query / 8 KV heads of 128 dimensions, Qwen3's q/k-norm, Mistral's sliding window, Llama-3.1's
 ``llama3`` RoPE scaling, tied or untied embeddings) with two layers, a reduced vocabulary and random
 weights. At that geometry: re-routing equals the independent reference in fp32 (both paths, both padding
@@ -22,7 +22,7 @@ import torch
 
 from kvembed import Encoder, forward
 from kvembed.backbones import load_backbone
-from kvembed.harness.rehearsal import build_model, config_dict, full_width
+from scripts.rehearsal import build_model, config_dict, full_width
 from tests import reference
 from tests.test_rerouting import make_batch, real_max_diff, run_ours
 

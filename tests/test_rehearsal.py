@@ -28,7 +28,7 @@ def test_every_mteb_table1_task_loads_through_mtebs_own_loader_from_the_rehearsa
     import yaml
 
     from kvembed.harness.job import CONFIG_DIR
-    from kvembed.harness.rehearsal import build_datasets
+    from scripts.rehearsal import build_datasets
 
     tasks = yaml.safe_load((Path(CONFIG_DIR) / "benchmark" / "mteb_table1.yaml").read_text())["tasks"]
     build_datasets(tmp_path, tasks)
@@ -89,7 +89,7 @@ def test_the_rehearsal_slice_fills_table1_and_the_locov1_table(tmp_path):
 
 
 def test_the_rehearsal_locov1_rows_keep_every_query_and_answer_and_one_document_outgrows_the_longest_length():
-    from kvembed.harness.rehearsal import locov1_rows
+    from scripts.rehearsal import locov1_rows
 
     queries, documents = (pd.read_json(FIXTURE / f, lines=True) for f in ("queries.jsonl", "documents.jsonl"))
     q, d = locov1_rows(queries, documents, longest=4096, words=300)
@@ -104,8 +104,8 @@ def test_every_table1_method_has_its_per_backbone_layers_within_the_stand_ins_de
     ends at layer 6, Contrastive Prompting on Llama-3 steers layer 6), or the whole grid fails on them."""
     from kvembed.backbones import BACKBONES
     from kvembed.harness.jobs import expand
-    from kvembed.harness.rehearsal import PUBLISHED, SMALL, config_dict
     from kvembed.methods import get_method
+    from scripts.rehearsal import PUBLISHED, SMALL, config_dict
 
     methods = {o.split("=", 1)[1] for job in expand("table1") for o in job if o.startswith("method=")}
     assert len(methods) >= 9
@@ -124,7 +124,7 @@ def test_every_table1_method_has_its_per_backbone_layers_within_the_stand_ins_de
 def test_the_stand_in_tokenizer_has_the_real_special_ids_and_no_other_added_tokens(hub_id):
     """The ids below the specials are ordinary (never produced) vocabulary, as in the real tokenizers: as
     ~150k added tokens they made every load of a stand-in take ~10 s."""
-    from kvembed.harness.rehearsal import PUBLISHED, tokenizer
+    from scripts.rehearsal import PUBLISHED, tokenizer
 
     tok, specials = tokenizer(hub_id), PUBLISHED[hub_id].specials
     assert {t: tok.convert_tokens_to_ids(t) for t in specials} == specials

@@ -14,14 +14,15 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Optional
 
+from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from ..backbones import DTYPES
+from ..backbones import BACKBONES, DTYPES
 from ..embed_cache import MODES as CACHE_MODES
 from ..forward import PADDING_SIDES
 from ..layers import LayerSpec
-from ..methods import METHOD_NAMES, get_method
+from ..methods import METHOD_NAMES, METHODS, get_method
 from ..overrides import DEFAULT, Overrides, is_default
 from ..pooling import POOLINGS
 from ..prompts import ROLES, validate_template
@@ -100,16 +101,20 @@ OverridesConfig = dataclasses.make_dataclass("OverridesConfig", [
     for name in Overrides.names()])
 
 
-def register_overrides_node() -> None:
-    """Give Hydra's composed config a key for every override without a group (``config.yaml`` lists the
+def register_options() -> None:
+    """Options Hydra takes from the Python declarations, not from YAML mirrors of them: one ``backbone=<name>``
+    per registered backbone (``kvembed.backbones.BACKBONES``), one ``method=<name>`` per registered method
+    (``kvembed.methods.METHODS``), and a key for every override without a group (``config.yaml`` lists the
     node ``method_overrides`` in its defaults), so ``bias=2`` needs no ``+`` and a new override no YAML."""
-    from hydra.core.config_store import ConfigStore
+    store = ConfigStore.instance()
+    for name in BACKBONES:  # revision null: the lock file's pin, if any (kvembed/pins.py)
+        store.store(group="backbone", name=name, node={"name": name, "revision": None, "dtype": "auto"})
+    for name in METHODS:
+        store.store(group="method", name=name, node={"name": name})
+    store.store(name="method_overrides", node={n: DEFAULT for n in Overrides.names() if n not in GROUPS})
 
-    ConfigStore.instance().store(name="method_overrides", node={n: DEFAULT for n in Overrides.names()
-                                                                if n not in GROUPS})
 
-
-register_overrides_node()
+register_options()
 
 
 @dataclass

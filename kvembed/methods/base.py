@@ -202,6 +202,7 @@ def check_output_layer(index: int, num_layers: int) -> int:
 class MethodSpec:
     """A named embedding method.
 
+    summary: one line saying what the method is and where its recipe comes from;
     tokenization: ``whole`` (the prompt string tokenised once) or ``pieces`` (Echo's parser);
     preprocess: the text clean-up of the method's reference batcher (``prompteol``), or None;
     symmetric_role: the template used on both sides of a symmetric task (STS, clustering, ...);
@@ -219,6 +220,7 @@ class MethodSpec:
     name: str
     prompt: Prompt
     pooling: str
+    summary: str  # one line: what it is and whose recipe (the config catalogue and Hydra's method group show it)
     routing: Routing | None = None
     token_prepending: TokenPrepending | None = None
     contrastive: ContrastivePrompting | None = None

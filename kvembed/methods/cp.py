@@ -19,8 +19,14 @@ from ..prompts import Prompt
 from .base import ContrastivePrompting, MethodSpec
 from .prompteol import PROMPTEOL
 
+SUMMARIES = {
+    "authors": "Contrastive Prompting (Cheng et al. 2025, arXiv 2505.12831), as zifengcheng/CP runs it; the "
+               "penultimate layer where the official script has no entry (inferred)",
+    "depth_scaled": "Contrastive Prompting with Llama-2-7B's official entry scaled to the backbone's depth, output "
+                    "layer included (kvembed's earlier inference)",
+}
 METHODS = [
-    MethodSpec(f"cp{suffix}", Prompt.same(PROMPTEOL), "last", contrastive=ContrastivePrompting(rule=rule),
-               preprocess="prompteol")
+    MethodSpec(f"cp{suffix}", Prompt.same(PROMPTEOL), "last", SUMMARIES[rule],
+               contrastive=ContrastivePrompting(rule=rule), preprocess="prompteol")
     for suffix, rule in (("", "authors"), ("_depth_scaled", "depth_scaled"))
 ]

@@ -38,7 +38,11 @@ ECHO_INSTRUCTED = Prompt(document=ECHO_FINETUNED.document,
                          query="Instruct:{instruction}\nQuery:{text}\nQuery again:{text}{eos}")
 
 METHODS = [
-    MethodSpec("echo", ECHO, "mean_text", tokenization="pieces"),
-    MethodSpec("echo_finetuned", ECHO_FINETUNED, "mean_from_text", tokenization="pieces", symmetric_role="query",
+    MethodSpec("echo", ECHO, "mean_text",
+               "Echo embeddings (Springer et al. 2024, arXiv 2402.15449), training-free: the author's zero-shot "
+               "rewrite prompt, the mean over the second copy", tokenization="pieces"),
+    MethodSpec("echo_finetuned", ECHO_FINETUNED, "mean_from_text",
+               "Echo with the templates of jakespringer/echo-embeddings' fine-tuned checkpoints (Document:/Query: "
+               "... again, EOS pooled)", tokenization="pieces", symmetric_role="query",
                instructed_prompt=ECHO_INSTRUCTED, instruction_format="{instruction},"),
 ]

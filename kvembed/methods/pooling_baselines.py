@@ -10,6 +10,6 @@ from ..prompts import RAW
 from .base import MethodSpec
 
 METHODS = [
-    MethodSpec("last", RAW, "last"),
-    MethodSpec("mean", RAW, "mean"),
+    MethodSpec("last", RAW, "last", "the final token's state of the raw text (the decoder-LM baseline)"),
+    MethodSpec("mean", RAW, "mean", "the mean of the raw text's token states (BOS left out)"),
 ]

@@ -30,7 +30,13 @@ KE = ("The essence of a sentence is often captured by its main subjects and acti
       '"{text}" means in one word:"')
 
 METHODS = [
-    MethodSpec("prompteol", Prompt.same(PROMPTEOL), "last", preprocess="prompteol"),
-    MethodSpec("pretcot", Prompt.same(PRETCOT), "last", preprocess="prompteol", output_layer=-2),
-    MethodSpec("ke", Prompt.same(KE), "last", preprocess="prompteol", output_layer=-2),
+    MethodSpec("prompteol", Prompt.same(PROMPTEOL), "last",
+               "PromptEOL (Jiang et al. 2023, arXiv 2307.16645), as kongds/scaling_sentemb runs it: the last "
+               "token's final state", preprocess="prompteol"),
+    MethodSpec("pretcot", Prompt.same(PRETCOT), "last",
+               "Pretended Chain of Thought (Zhang et al. 2024, arXiv 2404.03921), as ZBWpro/PretCoTandKE runs it: "
+               "the last token's penultimate state", preprocess="prompteol", output_layer=-2),
+    MethodSpec("ke", Prompt.same(KE), "last",
+               "Knowledge Enhancement (Zhang et al. 2024, arXiv 2404.03921), as ZBWpro/PretCoTandKE runs it: the "
+               "last token's penultimate state", preprocess="prompteol", output_layer=-2),
 ]

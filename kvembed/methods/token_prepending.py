@@ -40,11 +40,22 @@ def paired_prompt(name: str) -> Prompt:
     return Prompt.same(TEMPLATES[name])
 
 
+CITED = "Fu et al. 2025, arXiv 2412.11556"
+SUMMARIES = {
+    "authors": f"Token Prepending ({CITED}) as its official config.yaml pairs each backbone's layers with their "
+               "prompt; the penultimate layer where it has no entry (inferred)",
+    "depth_scaled": "Token Prepending with Llama-2-7B's official entry scaled to the backbone's depth, output layer "
+                    "included (kvembed's earlier inference)",
+    "script_default": "Token Prepending as fuyuchenIfyw/token_prepending evaluate.py runs without --config: "
+                      "PromptEOL, TP from layer 1 to the end, the final normed state",
+}
 METHODS = [
-    # the llama-2 entry's pairing stands in until a backbone's entry is known (Encoder resolves it)
-    *[MethodSpec(f"token_prepending{suffix}", paired_prompt("prompteol"), "last", preprocess="prompteol",
-                 token_prepending=TokenPrepending(paired_prompt=True, rule=rule))
+    # the llama-2 entry's pairing stands in until a backbone's entry is known (kvembed.recipe resolves it)
+    *[MethodSpec(f"token_prepending{suffix}", paired_prompt("prompteol"), "last", SUMMARIES[rule],
+                 preprocess="prompteol", token_prepending=TokenPrepending(paired_prompt=True, rule=rule))
       for suffix, rule in (("", "authors"), ("_depth_scaled", "depth_scaled"), ("_script_default", "script_default"))],
-    *[MethodSpec(f"token_prepending_{name}", paired_prompt(name), "last", preprocess="prompteol",
-                 token_prepending=TokenPrepending()) for name in TEMPLATES],
+    *[MethodSpec(f"token_prepending_{name}", paired_prompt(name), "last",
+                 f"Token Prepending ({CITED}) with the {label} prompt on every backbone", preprocess="prompteol",
+                 token_prepending=TokenPrepending())
+      for name, label in (("prompteol", "PromptEOL"), ("pretcot", "PretCoT"), ("ke", "KE"))],
 ]

@@ -1,4 +1,5 @@
-"""The paper's backbones as stand-ins for a rehearsal without the hub or the weights.
+"""The paper's backbones as stand-ins for a rehearsal without the hub or the weights (tooling beside the
+package, not in it: ``make rehearsal-hub``, ``make rehearse``, ``make gpu-check`` and the tests use it).
 
 Each hub id keeps its published ``config.json`` (architecture class and attention geometry: head_dim,
 query/KV head ratio, q/k-norm, RoPE type and scaling, sliding window, tied embeddings, special token ids,
@@ -16,13 +17,23 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import pandas as pd
+import datasets
+import mteb
+import pandas as pd
+import transformers as tf
+from datasets.naming import camelcase_to_snakecase
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from transformers import PreTrainedTokenizerFast
+
+from kvembed.data.stsb import unique_sentences
+from kvembed.eval.tasks.locov1 import DOCUMENTS_REPO, QUERIES_REPO
+from kvembed.tiny import save_standin
 
 
 @dataclass(frozen=True)
@@ -126,9 +137,6 @@ def tokenizer(hub_id: str, vocab_size: int | None = None, merges: int = 2000):
     """A small BPE tokenizer with the family's special tokens at their real ids and its BOS convention.
     Trained tokens take the lowest ids; ids between them and the specials are ordinary placeholder tokens
     that no text produces, so ``len(tokenizer)`` stays within ``vocab_size``."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
-
     pub = PUBLISHED[hub_id]
     size = vocab_size or pub.config["vocab_size"]
     tok = Tokenizer(models.BPE(unk_token=pub.unk))
@@ -168,9 +176,6 @@ def tokenizer(hub_id: str, vocab_size: int | None = None, merges: int = 2000):
 
 def build_model(hub_id: str, folder: Path, seed: int = 0, dtype: str = "bfloat16", **overrides: Any) -> Path:
     """Save the stand-in of ``hub_id`` (``SMALL`` unless ``overrides`` say otherwise) as a model folder."""
-    import torch
-    import transformers as tf
-
     cfg = config_dict(hub_id, **{**SMALL, **overrides})
     tok = tokenizer(hub_id, vocab_size=cfg["vocab_size"])
     by_id = {i: t for t, i in PUBLISHED[hub_id].specials.items()}
@@ -181,12 +186,7 @@ def build_model(hub_id: str, folder: Path, seed: int = 0, dtype: str = "bfloat16
                         else tok.convert_tokens_to_ids(by_id[ids]))
     config_cls = tf.AutoConfig.for_model(cfg["model_type"]).__class__
     config = config_cls(**{k: v for k, v in cfg.items() if k not in ("model_type", "torch_dtype")})
-    torch.manual_seed(seed)
-    model = tf.AutoModelForCausalLM.from_config(config, dtype=getattr(torch, dtype))
-    folder = Path(folder)
-    model.save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return folder
+    return save_standin(config, tok, folder, seed=seed, dtype=dtype)
 
 
 def commit_of(folder: Path) -> str:
@@ -216,8 +216,6 @@ def write_hub_cache(hub_id: str, folder: Path, cache: Path) -> str:
 
 def build_hub(cache: Path, hub_ids: list[str] | None = None, **overrides: Any) -> dict[str, str]:
     """The rehearsal hub: every ``hub_id`` (default: all of ``PUBLISHED``) built and cached; {hub id: commit}."""
-    import tempfile
-
     out = {}
     for hub_id in hub_ids or list(PUBLISHED):
         with tempfile.TemporaryDirectory() as tmp:
@@ -234,8 +232,6 @@ def build_hub(cache: Path, hub_ids: list[str] | None = None, **overrides: Any) -
 
 @cache  # every tokenizer and every task's rows draw from it
 def _sentences() -> tuple[str, ...]:
-    from ..data.stsb import unique_sentences
-
     return tuple(unique_sentences("train"))
 
 
@@ -284,13 +280,6 @@ def task_rows(task, n: int = 12) -> dict[str, dict[str, dict[str, list]]]:
 def write_dataset_cache(path: str, revision: str, configs: dict[str, dict[str, dict[str, list]]],
                         cache: Path) -> None:
     """Write ``configs`` as the datasets library's cache of hub dataset ``path`` at ``revision``."""
-    import json
-    import tempfile
-
-    import datasets
-    import pandas as pd
-    from datasets.naming import camelcase_to_snakecase
-
     namespace, name = path.split("/")
     snake = camelcase_to_snakecase(name)
     for config, splits in configs.items():
@@ -315,8 +304,6 @@ def write_dataset_cache(path: str, revision: str, configs: dict[str, dict[str, d
 
 def build_datasets(cache: Path, task_names: list[str]) -> list[str]:
     """Every task of ``task_names`` in the datasets cache under its real hub path and revision."""
-    import mteb
-
     for name in task_names:
         task = mteb.get_task(name)
         data = task.metadata.dataset
@@ -346,10 +333,6 @@ def build_locov1(cache: Path, folder: Path, longest: int | None = None) -> None:
     """LoCoV1's two hub datasets (queries, documents; split ``test``) from a folder in their layout
     (``queries.jsonl``, ``documents.jsonl``, e.g. the repository's fixture), into the datasets cache; with
     ``longest``, the rows are the rehearsal's (``locov1_rows``)."""
-    import pandas as pd
-
-    from ..eval.tasks.locov1 import DOCUMENTS_REPO, QUERIES_REPO
-
     queries, documents = (pd.read_json(Path(folder) / f, lines=True) for f in ("queries.jsonl", "documents.jsonl"))
     if longest is not None:
         queries, documents = locov1_rows(queries, documents, longest)
