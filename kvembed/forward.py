@@ -221,6 +221,8 @@ def run(model, batch: Batch, recipe: Recipe | None = None, *, output_hidden_stat
             stack.enter_context(token_prepending(model, batch, recipe.tp))
         if recipe is not None and recipe.cp is not None:
             stack.enter_context(contrastive_steering(model, batch, recipe.cp))
+        if recipe is not None and recipe.intervention_plan is not None:
+            stack.enter_context(recipe.intervention_plan.hooks(model, batch))
         if recipe is None or not recipe.reroutes:
             return _call(model, batch, None, output_hidden_states)
         common = dict(layers=frozenset(recipe.layers), last_index=batch.last_index, bias=recipe.bias,

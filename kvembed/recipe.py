@@ -11,11 +11,12 @@ needs no model: ``layers=auto`` is measured on the model first (``Encoder``), an
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from .layers import LayerChoice, LayerSpec, resolve_static
-from .methods.base import LayerSetting, MethodSpec, check_output_layer
+from .methods.base import InterventionPlan, LayerSetting, MethodSpec, check_output_layer
 from .methods.token_prepending import paired_prompt
 
 NOT_A_COLUMN = {"column": False}
@@ -74,12 +75,14 @@ class Recipe:
     cp_layer: int | None
     cp_coeff: float | None
     output_layer: int | None
+    intervention: str | None  # a hook-style method's settings on this backbone, as JSON
     baseline_settings_source: str | None
     # the method with its final prompt (after Token Prepending's pairing): what tokenisation reads
     spec: MethodSpec = field(repr=False, metadata=NOT_A_COLUMN)
     layer_spec: LayerSpec | None = field(default=None, repr=False, metadata=NOT_A_COLUMN)
     tp: TokenPrependingPlan | None = field(default=None, repr=False, metadata=NOT_A_COLUMN)
     cp: ContrastivePlan | None = field(default=None, repr=False, metadata=NOT_A_COLUMN)
+    intervention_plan: InterventionPlan | None = field(default=None, repr=False, metadata=NOT_A_COLUMN)
 
     @classmethod
     def column_names(cls) -> tuple[str, ...]:
@@ -118,6 +121,7 @@ def resolve(spec: MethodSpec, backbone: BackboneFacts, layers: LayerChoice | Non
     if spec.contrastive is not None:
         setting = spec.contrastive.settings(backbone.source, backbone.name, depth)
         cp = ContrastivePlan(int(setting.values["layer"]), float(setting.values["coeff"]))
+    plan = spec.intervention.resolve(backbone) if spec.intervention is not None else None
     output_layer = setting.values["output_layer"] if setting else spec.output_layer
     if output_layer is not None:
         check_output_layer(output_layer, depth)
@@ -141,8 +145,9 @@ def resolve(spec: MethodSpec, backbone: BackboneFacts, layers: LayerChoice | Non
         routing_impl=r.impl if r else None,
         tp_layers=(tp.layers.start, tp.layers.stop) if tp else None,
         cp_layer=cp.layer if cp else None, cp_coeff=cp.coeff if cp else None,
-        output_layer=output_layer, baseline_settings_source=setting.source if setting else None,
-        spec=spec, layer_spec=r.layers if r else None, tp=tp, cp=cp)
+        output_layer=output_layer, intervention=json.dumps(plan.describe(), sort_keys=True) if plan else None,
+        baseline_settings_source=setting.source if setting else plan.source if plan else None,
+        spec=spec, layer_spec=r.layers if r else None, tp=tp, cp=cp, intervention_plan=plan)
 
 
 __all__ = ["BackboneFacts", "ContrastivePlan", "Recipe", "TokenPrependingPlan", "resolve"]

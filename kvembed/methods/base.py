@@ -7,12 +7,17 @@ says which of them to use and how, so a new method or ablation is a few lines of
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..layers import LayerSpec
 from ..pooling import check_pooling
 from ..prompts import PREPROCESSORS, ROLES, TOKENIZATIONS, Prompt
+
+if TYPE_CHECKING:
+    from ..forward import Batch
+    from ..recipe import BackboneFacts
 
 DEFAULT = "default"  # the one sentinel for "the method's own setting", wherever an override may be given
 ROUTING_MODES = ("single", "two_pass", "bidirectional")
@@ -53,6 +58,29 @@ class Routing:
             raise TypeError(f"Routing.bias must be a number, got {self.bias!r}")
         if self.prefix_position is not None and (not isinstance(self.prefix_position, int) or self.prefix_position < 0):
             raise ValueError(f"prefix_position must be an integer >= 0 or None, got {self.prefix_position!r}")
+
+
+class InterventionPlan(Protocol):
+    """A hook-style method set for one backbone (frozen: it is part of the Recipe)."""
+
+    source: str  # where its per-backbone settings come from (an official file, or 'inferred: ...')
+
+    def hooks(self, model: Any, batch: Batch) -> AbstractContextManager:
+        """Hooks on ``model`` (``kvembed.forward.decoder_layers`` finds its blocks) for one forward pass."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """Its settings as plain values (the ``intervention`` column)."""
+        ...
+
+
+class Intervention(Protocol):
+    """A hook-style baseline's mechanism (``MethodSpec.intervention``): ``resolve`` sets it for one backbone,
+    and the plan puts hooks on the model around each forward pass, so a new one is a module of ``methods/``
+    and its registration, nothing else. (Token Prepending and Contrastive Prompting, which also change the
+    inputs, keep their own fields.)"""
+
+    def resolve(self, backbone: BackboneFacts) -> InterventionPlan: ...
 
 
 @dataclass(frozen=True)
@@ -209,6 +237,7 @@ class MethodSpec:
     output_layer: where the embedding is read: None = the final normed state, k = transformers'
     ``hidden_states[k]`` (e.g. -2: the output of L-1 layers, before the final norm); Token Prepending and
     Contrastive Prompting read theirs from their per-backbone settings instead;
+    intervention: a hook-style mechanism set per backbone (``Intervention``), or None;
     instructed_prompt: the templates used when a task instruction is given, with an ``{instruction}`` slot
     (Echo's ``Instruct:`` piece, seen but not pooled); None = the instruction is put before the text;
     instruction_format: how an instruction fills that slot;
@@ -224,6 +253,7 @@ class MethodSpec:
     routing: Routing | None = None
     token_prepending: TokenPrepending | None = None
     contrastive: ContrastivePrompting | None = None
+    intervention: Intervention | None = None
     tokenization: str = "whole"
     preprocess: str | None = None
     symmetric_role: str = "document"
