@@ -3,13 +3,14 @@ bidirectional ablations), Token Prepending and Contrastive Prompting. Returns th
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import torch
 
 from .attention import RoutingState
+from .hooks import decoder_layers, removing
 from .prompts import Encoded
 from .recipe import ContrastivePlan, Recipe, TokenPrependingPlan
 
@@ -95,28 +96,6 @@ def split_batch(batch: Batch) -> tuple[Batch, Batch]:
     return part(batch, slice(0, h)), part(batch, slice(h, None))
 
 
-def decoder_layers(model) -> torch.nn.ModuleList:
-    """The decoder blocks of a base model (LlamaModel, Qwen3Model, ...)."""
-    for path in ("layers", "model.layers", "language_model.layers"):
-        obj = model
-        try:
-            for part in path.split("."):
-                obj = getattr(obj, part)
-            return obj
-        except AttributeError:
-            continue
-    raise ValueError(f"Cannot find the decoder layers of {type(model).__name__}")
-
-
-@contextmanager
-def _hooks(*handles) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        for h in handles:
-            h.remove()
-
-
 def token_prepending(model, batch: Batch, plan: TokenPrependingPlan):
     """<PST>'s input embedding set to the plan's seeded N(0, 1) row; before each layer in ``plan.layers`` its
     state overwritten with the last token's (a context manager)."""
@@ -142,7 +121,7 @@ def token_prepending(model, batch: Batch, plan: TokenPrependingPlan):
         return args, dict(kwargs, hidden_states=hidden)
 
     blocks = decoder_layers(model)
-    return _hooks(embed.register_forward_hook(set_placeholder),
+    return removing(embed.register_forward_hook(set_placeholder),
                   *(blocks[i].register_forward_pre_hook(replace, with_kwargs=True) for i in plan.layers))
 
 
@@ -159,7 +138,7 @@ def o_proj_input_at_last(model, batch: Batch, layer: int) -> torch.Tensor:
         captured.append(args[0][rows, batch.last_index].clone())
         raise _StopForward
 
-    with _hooks(decoder_layers(model)[layer].self_attn.o_proj.register_forward_pre_hook(capture)):
+    with removing(decoder_layers(model)[layer].self_attn.o_proj.register_forward_pre_hook(capture)):
         try:
             _call(model, batch, None, False)
         except _StopForward:
@@ -180,7 +159,7 @@ def contrastive_steering(model, batch: Batch, plan: ContrastivePlan):
         x[rows, batch.last_index] = plan.coeff * (x[rows, batch.last_index] - negative)
         return (x, *args[1:])
 
-    return _hooks(decoder_layers(model)[plan.layer].self_attn.o_proj.register_forward_pre_hook(steer))
+    return removing(decoder_layers(model)[plan.layer].self_attn.o_proj.register_forward_pre_hook(steer))
 
 
 def prefix_rotation(model, batch: Batch, position: int) -> tuple[torch.Tensor, torch.Tensor]:

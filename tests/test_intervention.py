@@ -4,13 +4,13 @@ is resolved per backbone into the recipe, and the forward pass puts its hooks on
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
 from kvembed import Encoder, forward
+from kvembed.hooks import decoder_layers, removing
 from kvembed.methods import get_method
 from kvembed.recipe import BackboneFacts, resolve
 
@@ -23,18 +23,13 @@ class ScaledStatePlan:
     factor: float
     source: str
 
-    @contextmanager
     def hooks(self, model, batch):
         def scale(module, args, kwargs):
             hidden = args[0] if args else kwargs["hidden_states"]
             hidden = hidden * self.factor
             return ((hidden, *args[1:]), kwargs) if args else (args, dict(kwargs, hidden_states=hidden))
 
-        handle = forward.decoder_layers(model)[self.layer].register_forward_pre_hook(scale, with_kwargs=True)
-        try:
-            yield
-        finally:
-            handle.remove()
+        return removing(decoder_layers(model)[self.layer].register_forward_pre_hook(scale, with_kwargs=True))
 
     def describe(self):
         return {"layer": self.layer, "factor": self.factor}

@@ -9,15 +9,11 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from ..layers import LayerSpec
 from ..pooling import check_pooling
 from ..prompts import PREPROCESSORS, ROLES, TOKENIZATIONS, Prompt
-
-if TYPE_CHECKING:
-    from ..forward import Batch
-    from ..recipe import BackboneFacts
 
 DEFAULT = "default"  # the one sentinel for "the method's own setting", wherever an override may be given
 ROUTING_MODES = ("single", "two_pass", "bidirectional")
@@ -65,8 +61,9 @@ class InterventionPlan(Protocol):
 
     source: str  # where its per-backbone settings come from (an official file, or 'inferred: ...')
 
-    def hooks(self, model: Any, batch: Batch) -> AbstractContextManager:
-        """Hooks on ``model`` (``kvembed.forward.decoder_layers`` finds its blocks) for one forward pass."""
+    def hooks(self, model: Any, batch: Any) -> AbstractContextManager:
+        """Hooks on ``model`` for one forward pass of ``batch`` (a ``kvembed.forward.Batch``); ``kvembed.hooks``
+        finds the decoder blocks and removes hooks on exit."""
         ...
 
     def describe(self) -> dict[str, Any]:
@@ -80,7 +77,9 @@ class Intervention(Protocol):
     and its registration, nothing else. (Token Prepending and Contrastive Prompting, which also change the
     inputs, keep their own fields.)"""
 
-    def resolve(self, backbone: BackboneFacts) -> InterventionPlan: ...
+    def resolve(self, backbone: Any) -> InterventionPlan:
+        """The plan for ``backbone`` (a ``kvembed.recipe.BackboneFacts``: name, source, depth)."""
+        ...
 
 
 @dataclass(frozen=True)
