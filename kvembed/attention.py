@@ -31,6 +31,9 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from transformers import AttentionInterface, AttentionMaskInterface
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.masking_utils import sdpa_mask
 
 ATTENTION_NAME = "kvembed"
 Mode = Literal["single", "capture", "inject", "bidirectional"]
@@ -46,7 +49,6 @@ class RoutingState:
     selected layers drop causality but keep padding and, on sliding-window layers, the window, made
     symmetric: |i - j| < W).
     """
-
     mode: Mode
     layers: frozenset[int]
     last_index: torch.Tensor  # (B,) index of each row's final real token
@@ -62,9 +64,6 @@ class RoutingState:
 
 def register() -> None:
     """Register the attention and mask functions with transformers (idempotent)."""
-    from transformers import AttentionInterface, AttentionMaskInterface
-    from transformers.masking_utils import sdpa_mask
-
     AttentionInterface.register(ATTENTION_NAME, kvembed_attention)
     # Without a mask function under the same name the padding mask is silently dropped.
     AttentionMaskInterface.register(ATTENTION_NAME, sdpa_mask)
@@ -167,8 +166,6 @@ def reroute_flat(query, key, value, k_n, v_n, mask, bias: float, scaling: float,
 def kvembed_attention(module, query, key, value, attention_mask, dropout: float = 0.0,
                       scaling: float | None = None, **kwargs):
     """transformers attention function: stock SDPA, except on the layers a RoutingState selects."""
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
     state: RoutingState | None = kwargs.pop("kvembed_state", None)
     layer = getattr(module, "layer_idx", None)
     if state is None or layer not in state.layers:

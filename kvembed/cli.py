@@ -1,4 +1,8 @@
-"""Command line: ``kvembed encode``, ``kvembed run`` (the Hydra runner), ``kvembed results``."""
+"""Command line: ``kvembed encode``, ``kvembed run`` (the Hydra runner), ``kvembed results``.
+
+Each command imports what it needs inside it: ``run`` needs the harness extra, ``results`` the report extra,
+``encode`` the library alone, so an install with one of them runs its command (``pip install kvembed[report]``
+then ``kvembed results``) and ``kvembed --help`` loads no model stack."""
 
 from __future__ import annotations
 

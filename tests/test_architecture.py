@@ -146,3 +146,19 @@ def test_the_report_extra_installs_no_experiment_stack():
     assert not named & {"hydra-core", "omegaconf", "wandb", "hydra-submitit-launcher", "submitit", "kvembed"}, named
     assert {"hydra-core", "wandb", "hydra-submitit-launcher"} <= {
         req.split(">")[0].split("=")[0].strip().lower() for req in extras["harness"]}
+
+
+# Where an import inside a function is the point: the fingerprint probe keeps to the API of every recorded
+# commit (its docstring), the CLI loads only its command's extra, ``import kvembed`` stays light (PEP 562),
+# and W&B is imported only when a run logs to it. Everywhere else dependencies show at the module top.
+LOCAL_IMPORTS_ALLOWED = {"kvembed.store.fingerprint", "kvembed.cli", "kvembed", "kvembed.harness.tracking"}
+
+
+def test_imports_sit_at_the_module_top_except_where_a_local_one_is_the_point():
+    hidden = {}
+    for path in sorted(ROOT.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in ast.walk(node)):
+                    hidden.setdefault(module_name(path), []).append(node.name)
+    assert set(hidden) <= LOCAL_IMPORTS_ALLOWED, {m: f for m, f in hidden.items() if m not in LOCAL_IMPORTS_ALLOWED}

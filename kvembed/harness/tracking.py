@@ -29,7 +29,7 @@ class Tracker:
             return
         where = Path(settings.get("dir") or folder or "outputs")
         try:
-            import wandb
+            import wandb  # only when a run logs to W&B: logger=none never pays its import
 
             where.mkdir(parents=True, exist_ok=True)
             self.run = wandb.init(project=settings.get("project", "kvembed"), entity=settings.get("entity"),

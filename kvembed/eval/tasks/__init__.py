@@ -7,7 +7,12 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import mteb
+
 from ... import hub
+from .local import LOCAL_TASKS, local_task, resolve_data_root
+from .locov1 import LOCOV1_TASKS
+from .offline import OFFLINE_TASKS, stsbenchmark
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +28,6 @@ def get_task(name: str, limit: int | None = None, offline_data: bool = False, da
     folder of original files that real mteb tasks are read from (``local.LOCAL_TASKS``); ``split``
     evaluates that split instead of the task's own (e.g. ``validation`` for model selection, keeping
     ``test`` for the reported number)."""
-    from .local import LOCAL_TASKS, local_task, resolve_data_root
-    from .locov1 import LOCOV1_TASKS
-    from .offline import OFFLINE_TASKS, stsbenchmark
-
     if name == "STSBenchmark" and offline_data:
         return stsbenchmark(limit=limit, split=split or "test")
     root = resolve_data_root(data_root)
@@ -40,8 +41,6 @@ def get_task(name: str, limit: int | None = None, offline_data: bool = False, da
         if name in LOCOV1_TASKS:
             return LOCOV1_TASKS[name](data_dir=data_dir, limit=limit)
         return OFFLINE_TASKS[name](limit=limit)
-    import mteb
-
     try:
         task = mteb.get_task(name)
     except KeyError as err:
@@ -52,15 +51,10 @@ def get_task(name: str, limit: int | None = None, offline_data: bool = False, da
 
 def task_type(name: str) -> str:
     """A task's mteb type (``STS``, ``Retrieval``, ...) without loading its data."""
-    from .locov1 import LOCOV1_TASKS
-    from .offline import OFFLINE_TASKS
-
     if name in LOCOV1_TASKS:
         return LOCOV1_TASKS[name].metadata.type
     if name in OFFLINE_TASKS and name != "STSBenchmark":
         return OFFLINE_TASKS[name].metadata.type
-    import mteb
-
     try:
         return mteb.get_task(name).metadata.type
     except KeyError as err:
@@ -70,10 +64,6 @@ def task_type(name: str) -> str:
 def data_source(name: str, offline_data: bool = False, data_root: str | None = None,
                 data_dir: str | None = None) -> str:
     """Where a task's rows come from: ``local files``, ``packaged files`` (STS-B, proxies, fixtures) or ``hub``."""
-    from .local import LOCAL_TASKS, resolve_data_root
-    from .locov1 import LOCOV1_TASKS
-    from .offline import OFFLINE_TASKS
-
     if name == "STSBenchmark":  # mteb's real task: the packaged STS-B files only when asked for
         return "packaged files" if offline_data else "hub"
     if name in LOCAL_TASKS and resolve_data_root(data_root) is not None and not (name in LOCOV1_TASKS and data_dir):
@@ -85,8 +75,6 @@ def data_source(name: str, offline_data: bool = False, data_root: str | None = N
 
 def benchmark_task_names(name: str) -> list[str]:
     """Task names of a named mteb benchmark (e.g. 'MTEB(eng, v2)')."""
-    import mteb
-
     try:
         return [t.metadata.name for t in mteb.get_benchmark(name).tasks]
     except (KeyError, ValueError) as err:

@@ -32,8 +32,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import mteb
 from datasets import Dataset, DatasetDict
+from mteb.abstasks.retrieval_dataset_loaders import RetrievalSplitData
 
+from .locov1 import LOCOV1_TASKS
 from .offline import sample_indices
 
 ENV = "KVEMBED_DATA"  # the data folder, when no benchmark.data_root is given
@@ -138,8 +141,6 @@ def sts_task(name: str, root: Path, limit: int | None = None, seed: int = 0):
 
 def _pairs_task(name: str, pairs: list[tuple[str, str, Any]], third: str, limit: int | None, seed: int):
     """mteb's own task ``name`` whose test split is a seeded sample of ``pairs`` (sentence1, sentence2, ``third``)."""
-    import mteb
-
     pairs = [pairs[i] for i in sample_indices(len(pairs), limit, seed)]
     task = mteb.get_task(name)
     task.dataset = DatasetDict({"test": Dataset.from_dict({
@@ -203,8 +204,6 @@ CLASSIFICATION_SOURCES: dict[str, tuple[str, Callable[[Path], dict], tuple[str, 
 
 def classification_task(name: str, root: Path, limit: int | None = None, seed: int = 0):
     """mteb's own classification task ``name`` with its splits read from ``root`` (English subsets only)."""
-    import mteb
-
     folder, read, subsets = CLASSIFICATION_SOURCES[name]
     data = read(root / folder)
     stats = _stats(name, "Classification")
@@ -325,10 +324,6 @@ def qmsum_task(name: str, root: Path, limit: int | None = None, seed: int = 0):
     """LoCoV1's ``qmsum`` (nDCG@10) from QMSum's original test split: 281 summaries, each retrieving its
     meeting among the 35 (``KNOWN_DIFFERENCES``); a ``limit`` keeps a seeded sample of the queries, never
     fewer documents."""
-    from mteb.abstasks.retrieval_dataset_loaders import RetrievalSplitData
-
-    from .locov1 import LOCOV1_TASKS
-
     folder = root / "qmsum"
     documents, queries = _qmsum(folder)
     queries = [queries[i] for i in sample_indices(len(queries), limit, seed)]

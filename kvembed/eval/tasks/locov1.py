@@ -13,7 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from datasets import Dataset
+import pandas as pd
+from datasets import Dataset, load_dataset
 from mteb.abstasks.retrieval import AbsTaskRetrieval
 from mteb.abstasks.retrieval_dataset_loaders import RetrievalSplitData
 from mteb.abstasks.task_metadata import TaskMetadata
@@ -36,20 +37,15 @@ DOCUMENT_CHARS, QUERY_CHARS = 1_000_000.0, 200.0
 def _tables(data_dir: str | None) -> tuple[Any, Any]:
     """(queries, documents) as pandas frames, from a local folder or the hub."""
     if data_dir:
-        import pandas as pd
-
         root = Path(data_dir)
         return (pd.read_json(root / "queries.jsonl", lines=True),
                 pd.read_json(root / "documents.jsonl", lines=True))
-    from datasets import load_dataset
-
     return (load_dataset(QUERIES_REPO, split="test").to_pandas(),
             load_dataset(DOCUMENTS_REPO, split="test").to_pandas())
 
 
 class LoCoV1Task(AbsTaskRetrieval):
     """One LoCoV1 subset; subclasses below set ``subset`` and ``metadata``."""
-
     subset: str = ""
 
     def __init__(self, data_dir: str | None = None, limit: int | None = None, **kwargs: Any) -> None:

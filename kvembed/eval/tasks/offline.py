@@ -21,6 +21,7 @@ import random
 from importlib import resources
 from typing import Any
 
+import mteb
 from datasets import Dataset, DatasetDict
 from mteb.abstasks.classification import AbsTaskClassification
 from mteb.abstasks.clustering_legacy import AbsTaskClusteringLegacy
@@ -80,8 +81,6 @@ STSB_FILES = {"train": "train", "validation": "dev", "test": "test"}
 def stsbenchmark(limit: int | None = None, split: str = "test"):
     """mteb's real STSBenchmark task, evaluated on one split read from the packaged files: ``test`` (checked
     against the statistics that ship inside mteb) or ``validation`` (the STS-B dev split, for choosing)."""
-    import mteb
-
     if split not in STSB_FILES:
         raise ValueError(f"STSBenchmark has no split {split!r}; choose one of {sorted(STSB_FILES)}")
     task = mteb.get_task("STSBenchmark")
@@ -121,7 +120,6 @@ def _check_against_mteb(pairs) -> None:
 class _Sampled:
     """Mixin: ``limit`` keeps a deterministic sample of N items per task (smoke runs); ``build`` makes the
     task's data once, from the packaged STS-B files."""
-
     def __init__(self, limit: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.limit = limit
