@@ -1,7 +1,7 @@
 """A job's identity, without running it: its tasks, the Encoder options it builds, the key and folder of its
 results, and the columns every row records (configuration, code, fingerprints). The runner, the experiment
-drivers, the cost plan and the prefetcher read these; none of them needs the runner (nor torch and mteb
-through it) to know what a job is or where its results go.
+drivers, the cost plan and the prefetcher read these; none of them imports the runner (Hydra's entry point,
+the encoders, mteb's evaluation, W&B) to know what a job is or where its results go.
 """
 
 from __future__ import annotations
