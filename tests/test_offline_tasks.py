@@ -103,3 +103,15 @@ def test_a_split_the_proxies_do_not_have_fails_naming_it(name):
         get_task(name, split="validation")
     with pytest.raises(ValueError, match="no split 'dev'"):
         get_task("STSBenchmark", offline_data=True, split="dev")
+
+
+def test_the_packaged_sts_b_and_the_data_folder_share_one_statistics_check(monkeypatch):
+    """Both sources of real rows run kvembed.eval.tasks.statistics.check against mteb's statistics."""
+    from kvembed.eval.tasks import local, offline, statistics
+
+    assert offline.check is statistics.check and local.check is statistics.check
+    want = statistics.sts_expected("STSBenchmark")
+    monkeypatch.setattr(offline, "sts_expected", lambda name: dict(want, num_samples=want["num_samples"] + 1))
+    with pytest.raises(statistics.DataCheckError, match="packaged STS-B files.*num_samples"):
+        offline.stsbenchmark()
+    assert issubclass(local.LocalDataError, statistics.DataCheckError)

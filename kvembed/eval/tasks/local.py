@@ -28,7 +28,6 @@ import gzip
 import json
 import os
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +37,13 @@ from mteb.abstasks.retrieval_dataset_loaders import RetrievalSplitData
 
 from .locov1 import LOCOV1_TASKS
 from .offline import sample_indices
+from .statistics import DataCheckError, check, mteb_statistics, sts_expected, sts_statistics
 
 ENV = "KVEMBED_DATA"  # the data folder, when no benchmark.data_root is given
 TRAIN_POOL = 10  # under a limit, the classifier's train split keeps this many texts per evaluated one
 
 
-class LocalDataError(ValueError):
+class LocalDataError(DataCheckError):
     """The data folder lacks a file a task needs, or a file does not hold the rows mteb's statistics say."""
 
 
@@ -59,17 +59,12 @@ def _need(path: Path) -> Path:
     return path
 
 
-def _stats(task_name: str, task_type: str) -> dict[str, Any]:
-    return json.loads((resources.files("mteb") / "descriptive_stats" / task_type / f"{task_name}.json").read_text())
-
-
-def _check(task_name: str, got: dict[str, Any], want: dict[str, Any], where: Path) -> None:
-    bad = {k: (got[k], want[k]) for k in want
-           if (abs(got[k] - want[k]) > 1e-4 if isinstance(want[k], float) else got[k] != want[k])}
-    if bad:
-        detail = ", ".join(f"{k}: {g} here, {w} in mteb" for k, (g, w) in bad.items())
-        raise LocalDataError(f"{task_name}: the files under {where} do not match mteb's descriptive statistics "
-                             f"({detail})")
+def _check(task_name: str, got: dict[str, Any], want: dict[str, Any], where: Path,
+           keys: tuple[str, ...] | None = None) -> None:
+    try:
+        check(task_name, got, want, where, keys)
+    except DataCheckError as err:
+        raise LocalDataError(str(err)) from None
 
 
 # ---------------------------------------------------------------------------------------------- STS
@@ -128,14 +123,8 @@ def sts_task(name: str, root: Path, limit: int | None = None, seed: int = 0):
     """mteb's own STS task ``name`` with its test split read from ``root``."""
     folder, read, exact_texts = STS_SOURCES[name]
     pairs = read(root / folder)
-    want = _stats(name, "STS")["test"]
-    got = {"num_samples": len(pairs), "text1_unique": len({p[0] for p in pairs}),
-           "text2_unique": len({p[1] for p in pairs}), "avg_score": sum(p[2] for p in pairs) / max(len(pairs), 1)}
-    expected = {"num_samples": want["num_samples"], "avg_score": float(want["label_statistics"]["avg_score"])}
-    if exact_texts:
-        expected.update(text1_unique=want["text1_statistics"]["unique_texts"],
-                        text2_unique=want["text2_statistics"]["unique_texts"])
-    _check(name, got, expected, root / folder)
+    keys = ("num_samples", "avg_score") + (("text1_unique", "text2_unique") if exact_texts else ())
+    _check(name, sts_statistics(pairs), sts_expected(name), root / folder, keys)
     return _pairs_task(name, pairs, "score", limit, seed)
 
 
@@ -206,7 +195,7 @@ def classification_task(name: str, root: Path, limit: int | None = None, seed: i
     """mteb's own classification task ``name`` with its splits read from ``root`` (English subsets only)."""
     folder, read, subsets = CLASSIFICATION_SOURCES[name]
     data = read(root / folder)
-    stats = _stats(name, "Classification")
+    stats = mteb_statistics(name, "Classification")
     task = mteb.get_task(name)
     if subsets != ("default",):
         task.hf_subsets = list(subsets)
@@ -285,7 +274,7 @@ def pair_classification_task(name: str, root: Path, limit: int | None = None, se
     statistics; its unique texts differ, ``KNOWN_DIFFERENCES``)."""
     folder = root / "twitter_url_corpus"
     pairs = _twitter_url_corpus(folder)
-    want = _stats(name, "PairClassification")["test"]
+    want = mteb_statistics(name, "PairClassification")["test"]
     _check(name, {"num_samples": len(pairs), "labels": _counts([p[2] for p in pairs])},
            {"num_samples": want["num_samples"],
             "labels": {k: v["count"] for k, v in want["labels_statistics"]["labels"].items()}}, folder)

@@ -16,9 +16,7 @@
 
 from __future__ import annotations
 
-import json
 import random
-from importlib import resources
 from typing import Any
 
 import mteb
@@ -32,6 +30,7 @@ from mteb.abstasks.task_metadata import TaskMetadata
 from mteb.abstasks.text.summarization import AbsTaskSummarization
 
 from ...data.stsb import load_stsb
+from .statistics import check, sts_expected, sts_statistics
 
 RETRIEVAL_MIN_SCORE = 4.0
 PAIR_NEGATIVE_MAX_SCORE = 2.0  # pair classification: < 2 is "not a paraphrase", [2, 4) is left out
@@ -69,11 +68,6 @@ def _head(items: list, limit: int | None, seed: int = 0) -> list:
     return [items[i] for i in sample_indices(len(items), limit, seed)]
 
 
-def _mteb_expected_stats(task_name: str, task_type: str) -> dict:
-    path = resources.files("mteb") / "descriptive_stats" / task_type / f"{task_name}.json"
-    return json.loads(path.read_text())
-
-
 # mteb's split names for the packaged STS-B files (mteb/stsbenchmark-sts calls the dev split "validation")
 STSB_FILES = {"train": "train", "validation": "dev", "test": "test"}
 
@@ -88,33 +82,15 @@ def stsbenchmark(limit: int | None = None, split: str = "test"):
         task.filter_eval_splits([split])
     pairs = load_stsb(STSB_FILES[split])
     if split == "test":  # mteb ships statistics for its evaluation split only
-        _check_against_mteb(pairs)
+        rows = [(p.sentence1, p.sentence2, p.score) for p in pairs]
+        check("STSBenchmark", sts_statistics(rows), sts_expected("STSBenchmark"), "the packaged STS-B files",
+              ("num_samples", "text1_total", "text2_total", "text1_unique", "text2_unique"))
     pairs = _head(list(pairs), limit)
     task.dataset = DatasetDict({split: Dataset.from_dict({
         "sentence1": [p.sentence1 for p in pairs], "sentence2": [p.sentence2 for p in pairs],
         "score": [p.score for p in pairs]})})
     task.data_loaded = True
     return task
-
-
-def _check_against_mteb(pairs) -> None:
-    expected = _mteb_expected_stats("STSBenchmark", "STS")["test"]
-    got = {
-        "num_samples": len(pairs),
-        "text1_total": sum(len(p.sentence1) for p in pairs),
-        "text2_total": sum(len(p.sentence2) for p in pairs),
-        "text1_unique": len({p.sentence1 for p in pairs}),
-        "text2_unique": len({p.sentence2 for p in pairs}),
-    }
-    want = {
-        "num_samples": expected["num_samples"],
-        "text1_total": expected["text1_statistics"]["total_text_length"],
-        "text2_total": expected["text2_statistics"]["total_text_length"],
-        "text1_unique": expected["text1_statistics"]["unique_texts"],
-        "text2_unique": expected["text2_statistics"]["unique_texts"],
-    }
-    if got != want:
-        raise ValueError(f"Packaged STS-B test split does not match mteb's statistics: {got} != {want}")
 
 
 class _Sampled:
