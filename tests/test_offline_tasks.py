@@ -115,3 +115,17 @@ def test_the_packaged_sts_b_and_the_data_folder_share_one_statistics_check(monke
     with pytest.raises(statistics.DataCheckError, match="packaged STS-B files.*num_samples"):
         offline.stsbenchmark()
     assert issubclass(local.LocalDataError, statistics.DataCheckError)
+
+
+def test_task_sources_are_one_ordered_registry(tmp_path, monkeypatch):
+    from kvembed.eval.tasks import SOURCES, DataLocations, source_of
+
+    monkeypatch.delenv("KVEMBED_DATA", raising=False)  # no data folder unless a job names one
+    assert [s.name for s in SOURCES] == ["packaged", "local files", "proxies", "LoCoV1", "hub"]
+    folder = DataLocations(data_root=str(tmp_path))
+    assert source_of("STSBenchmark", DataLocations(offline_data=True)).name == "packaged"
+    assert source_of("STSBenchmark", folder).name == "hub"  # the real task from the hub unless asked for
+    assert source_of("STS12", folder).name == "local files" and source_of("STS12", DataLocations()).name == "hub"
+    assert source_of("STSBRetrieval.proxy", folder).name == "proxies"
+    assert source_of("LoCoV1.qmsum", folder).name == "local files"
+    assert source_of("LoCoV1.qmsum", DataLocations(data_dir="fixture", data_root=str(tmp_path))).name == "LoCoV1"

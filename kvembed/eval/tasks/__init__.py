@@ -1,11 +1,15 @@
-"""Task resolution: kvembed's offline tasks by name, anything else from mteb (hub-backed)."""
+"""Task resolution: one registry of named sources (``SOURCES``: the packaged STS-B files, a data folder of
+original files, the STS-B proxies, LoCoV1, the hub); a task comes from the first that holds it."""
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import mteb
 
@@ -21,32 +25,93 @@ class DatasetUnavailableError(RuntimeError):
     """A benchmark dataset is neither cached locally nor downloadable from here."""
 
 
-def get_task(name: str, limit: int | None = None, offline_data: bool = False, data_dir: str | None = None,
-             split: str | None = None, data_root: str | None = None):
-    """An mteb task object. ``offline_data`` feeds STSBenchmark from the packaged files; ``data_dir``
-    points LoCoV1 tasks at a local copy in the hub layout; ``data_root`` (else ``$KVEMBED_DATA``) is a
-    folder of original files that real mteb tasks are read from (``local.LOCAL_TASKS``); ``split``
-    evaluates that split instead of the task's own (e.g. ``validation`` for model selection, keeping
-    ``test`` for the reported number)."""
-    if name == "STSBenchmark" and offline_data:
-        return stsbenchmark(limit=limit, split=split or "test")
-    root = resolve_data_root(data_root)
-    if root is not None and name in LOCAL_TASKS and not (name in LOCOV1_TASKS and data_dir):  # data_dir: a fixture
-        task = local_task(name, root, limit=limit)
-        return task.filter_eval_splits([split]) if split else task
-    if (name in OFFLINE_TASKS and name != "STSBenchmark") or name in LOCOV1_TASKS:
-        if split not in (None, "test"):
-            raise ValueError(f"Task {name!r} has only a test split; benchmark.split={split!r} applies to "
-                             "STSBenchmark (validation = the STS-B dev split) and to mteb tasks with that split")
-        if name in LOCOV1_TASKS:
-            return LOCOV1_TASKS[name](data_dir=data_dir, limit=limit)
-        return OFFLINE_TASKS[name](limit=limit)
+@dataclass(frozen=True)
+class DataLocations:
+    """Where a job's rows may come from: ``offline_data`` (STSBenchmark from the packaged STS-B files),
+    ``data_dir`` (a LoCoV1 copy in the hub layout: a fixture) and ``data_root`` (a folder of original files;
+    None: ``$KVEMBED_DATA``)."""
+
+    offline_data: bool = False
+    data_dir: str | None = None
+    data_root: str | None = None
+
+    @property
+    def root(self) -> Path | None:
+        return resolve_data_root(self.data_root)
+
+
+def _test_split_only(name: str, split: str | None) -> None:
+    if split not in (None, "test"):
+        raise ValueError(f"Task {name!r} has only a test split; benchmark.split={split!r} applies to "
+                         "STSBenchmark (validation = the STS-B dev split) and to mteb tasks with that split")
+
+
+def _split(task, split: str | None):
+    return task.filter_eval_splits([split]) if split else task
+
+
+def _from_local_files(name: str, at: DataLocations, limit: int | None, split: str | None):
+    return _split(local_task(name, at.root, limit=limit), split)
+
+
+def _from_proxies(name: str, at: DataLocations, limit: int | None, split: str | None):
+    _test_split_only(name, split)
+    return OFFLINE_TASKS[name](limit=limit)
+
+
+def _from_locov1(name: str, at: DataLocations, limit: int | None, split: str | None):
+    _test_split_only(name, split)
+    return LOCOV1_TASKS[name](data_dir=at.data_dir, limit=limit)
+
+
+def _from_hub(name: str, at: DataLocations, limit: int | None, split: str | None):
     try:
         task = mteb.get_task(name)
     except KeyError as err:
         raise ValueError(f"Unknown task {name!r}: not an mteb task nor one of kvembed's tasks "
                          f"{sorted(OFFLINE_TASKS) + sorted(LOCOV1_TASKS)}") from err
-    return task.filter_eval_splits([split]) if split else task
+    return _split(task, split)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A named place tasks' rows come from: ``serves`` says which tasks it holds given the job's data
+    locations, ``load`` builds the mteb task; ``recorded`` is the ``data_source`` column of its rows."""
+
+    name: str
+    recorded: str
+    serves: Callable[[str, DataLocations], bool]
+    load: Callable[[str, DataLocations, int | None, str | None], Any]
+
+
+# In order: the first source that serves a task is where its rows come from.
+SOURCES = (
+    Source("packaged", "packaged files", lambda n, at: n == "STSBenchmark" and at.offline_data,
+           lambda n, at, limit, split: stsbenchmark(limit=limit, split=split or "test")),
+    # a LoCoV1 fixture's data_dir wins over the data folder, so its jobs read the fixture whatever is set
+    Source("local files", "local files",
+           lambda n, at: n in LOCAL_TASKS and at.root is not None and not (n in LOCOV1_TASKS and at.data_dir),
+           _from_local_files),
+    Source("proxies", "packaged files", lambda n, at: n in OFFLINE_TASKS and n != "STSBenchmark", _from_proxies),
+    Source("LoCoV1", "hub (or data_dir)", lambda n, at: n in LOCOV1_TASKS, _from_locov1),
+    Source("hub", "hub", lambda n, at: True, _from_hub),
+)
+
+
+def source_of(name: str, at: DataLocations) -> Source:
+    """The source a task's rows come from (``SOURCES``, first that serves it)."""
+    return next(s for s in SOURCES if s.serves(name, at))
+
+
+def get_task(name: str, limit: int | None = None, offline_data: bool = False, data_dir: str | None = None,
+             split: str | None = None, data_root: str | None = None):
+    """An mteb task object, from the first of ``SOURCES`` that holds it. ``offline_data`` feeds STSBenchmark
+    from the packaged files; ``data_dir`` points LoCoV1 tasks at a local copy in the hub layout; ``data_root``
+    (else ``$KVEMBED_DATA``) is a folder of original files that real mteb tasks are read from
+    (``local.LOCAL_TASKS``); ``split`` evaluates that split instead of the task's own (e.g. ``validation``
+    for model selection, keeping ``test`` for the reported number)."""
+    at = DataLocations(offline_data, data_dir, data_root)
+    return source_of(name, at).load(name, at, limit, split)
 
 
 def task_type(name: str) -> str:
@@ -63,14 +128,9 @@ def task_type(name: str) -> str:
 
 def data_source(name: str, offline_data: bool = False, data_root: str | None = None,
                 data_dir: str | None = None) -> str:
-    """Where a task's rows come from: ``local files``, ``packaged files`` (STS-B, proxies, fixtures) or ``hub``."""
-    if name == "STSBenchmark":  # mteb's real task: the packaged STS-B files only when asked for
-        return "packaged files" if offline_data else "hub"
-    if name in LOCAL_TASKS and resolve_data_root(data_root) is not None and not (name in LOCOV1_TASKS and data_dir):
-        return "local files"
-    if name in OFFLINE_TASKS:
-        return "packaged files"
-    return "hub (or data_dir)" if name in LOCOV1_TASKS else "hub"
+    """Where a task's rows come from, as its rows record it: ``local files``, ``packaged files`` (STS-B,
+    proxies), ``hub (or data_dir)`` (LoCoV1) or ``hub``."""
+    return source_of(name, DataLocations(offline_data, data_dir, data_root)).recorded
 
 
 def benchmark_task_names(name: str) -> list[str]:
