@@ -185,3 +185,20 @@ def test_select_on_dev_chooses_the_window_then_the_bias_at_that_window(tmp_path)
     for job in jobs:
         _fake_result(job, {"2": 0.7}.get(job.swept["bias"], 0.6))
     assert select_on_dev(finished(tmp_path))["bias"].overrides == ("bias=2",)
+
+
+def test_every_question_on_the_real_sts_category_reports_the_category_with_paired_intervals():
+    """The 1.5B question once rendered per-task rows only: its context was not one of the two listed by hand."""
+    real = {q.key for q in QUESTIONS if q.on_real_sts_category}
+    assert real == {"real", "window_real", "qwen_real", "qwen_window_real", "qwen15_real"}
+    assert not BY_KEY["qwen_new_real"].on_real_sts_category and not BY_KEY["qwen_window"].on_real_sts_category
+
+
+def test_a_question_without_sts_b_concludes_per_task_and_says_where_it_has_no_intervals():
+    """Emotion and TwitterURLCorpus once concluded 'Not run yet.' beside 20 finished rows."""
+    scores = [("method=kvembed", 0.437), ("method=kvembed_no_reroute", 0.43), ("method=cp", 0.502)]
+    table = pd.DataFrame([dict(variant=v, task="Emotion", score=s, ci_low=float("nan"), ci_high=float("nan"))
+                          for v, s in scores])
+    text = conclusion(Question("x", "x", "none"), table)
+    assert text.startswith("Emotion: best method=cp (50.20), worst method=kvembed_no_reroute (43.00)")
+    assert "kvembed − kvembed_no_reroute +0.70" in text and "no intervals" in text

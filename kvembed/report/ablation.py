@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..eval.item_scores import bootstrap_ci, paired_difference_ci
 from ..store.results import Selection, finished
-from ..store.study import BY_KEY, DEV, QUESTIONS, REAL_QWEN, REAL_SMOLLM2, TEST, Choice, Question, select_on_dev
+from ..store.study import BY_KEY, DEV, QUESTIONS, TEST, Choice, Question, select_on_dev
 from .intervals import N_BOOT, category_ci
 from .tables import provenance, worst
 
@@ -208,7 +208,7 @@ def conclusion(q: Question, table: pd.DataFrame) -> str:
         return "Not run yet."
     sts = table[table["task"] == "STSBenchmark"]
     if sts.empty:
-        return "Not run yet."
+        return _per_task_conclusion(table)
     best = sts.loc[sts["score"].idxmax()]
     worst = sts.loc[sts["score"].idxmin()]
     where = f"on the STS-B {split_name(best.get('split'))} split: " if "split" in sts else ""
@@ -225,6 +225,24 @@ def conclusion(q: Question, table: pd.DataFrame) -> str:
         if col in sts and pd.notna(best.get(col)) and best[col] != 0:
             parts.append(f"{against} {described.get(method, method)}: "
                          f"{_verdict(best[col], best[f'{col}_low'], best[f'{col}_high'])}")
+    return "; ".join(parts) + "."
+
+
+def _per_task_conclusion(table: pd.DataFrame) -> str:
+    """Best and worst per task, and KV-Embedding against the same prompt without re-routing, with intervals
+    where the task has per-item scores and saying so where it has none."""
+    parts = []
+    for task, rows in table.groupby("task", sort=True):
+        best, worst = rows.loc[rows["score"].idxmax()], rows.loc[rows["score"].idxmin()]
+        text = (f"{task}: best {best['variant']} ({100 * best['score']:.2f}), worst {worst['variant']} "
+                f"({100 * worst['score']:.2f})")
+        by_variant = rows.set_index("variant")["score"]
+        if {"method=kvembed", "method=kvembed_no_reroute"} <= set(by_variant.index):
+            delta = 100 * (by_variant["method=kvembed"] - by_variant["method=kvembed_no_reroute"])
+            text += f", kvembed − kvembed_no_reroute {delta:+.2f}"
+        if rows["ci_low"].isna().all() if "ci_low" in rows else True:
+            text += " (no per-item scores for this task type: no intervals)"
+        parts.append(text)
     return "; ".join(parts) + "."
 
 
@@ -306,7 +324,7 @@ def render(results_dir: Path | str = "results") -> Path:
             continue
         parts.append("\n" + _markdown(table, q.refs) + "\n")
         parts.append(f"\n**Conclusion.** {conclusion(q, table)}\n")
-        if q.context in (REAL_SMOLLM2, REAL_QWEN):
+        if q.on_real_sts_category:
             category = category_table(q, runs, chosen)
             if not category.empty:
                 parts.append("\nThe category (mean Spearman of its tasks; the paired Δ resamples every task's pairs "

@@ -27,6 +27,7 @@ TEST = (TEST_BENCHMARK, SMOLLM2)
 # Real data: the offline Table 1's benchmark (MTEB's STS category, Banking77 and AmazonCounterfactual from
 # original files, a fixed sample per task) for SmolLM2; the STS category alone, on fewer pairs, for Qwen
 REAL_SMOLLM2 = ("benchmark=offline_real", SMOLLM2)
+REAL_STS_BENCHMARKS = ("benchmark=offline_real", "benchmark=sts_real")  # MTEB's STS category, among others
 QWEN_DEV = (DEV_BENCHMARK, QWEN, "benchmark.limit=200")
 REAL_QWEN = ("benchmark=sts_real", "benchmark.limit=50", QWEN)
 REAL_QWEN15 = ("benchmark=sts_real", "benchmark.limit=50", QWEN15)  # the 0.5B's seeded pairs (seeded per task)
@@ -91,6 +92,12 @@ class Question:
     refs: tuple[str, ...] = ("kvembed", "kvembed_no_reroute")  # methods every variant is compared with (paired)
     methods: tuple[str, ...] = PAPER
     settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def on_real_sts_category(self) -> bool:
+        """Whether it runs on MTEB's real STS category (several tasks, scored pair by pair), so its report also
+        gives the category's mean with a joint interval and paired differences."""
+        return any(c in REAL_STS_BENCHMARKS for c in self.context)
 
     def resolve(self, chosen: dict[str, Choice]) -> tuple[str, ...] | None:
         """Context, fixed overrides and the chosen settings this question needs, as Hydra overrides for the
