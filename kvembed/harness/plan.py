@@ -161,7 +161,7 @@ def plan(runs: list[RunConfig], throughput: Throughput = Throughput(), chars_per
         method = recipe.spec if recipe else run.overrides.apply(get_method(run.method.name.value))
         extra = 1.0
         if recipe is not None and recipe.cp is not None:  # the contrast prompt runs to the steered layer only
-            extra += (recipe.cp.layer + 1) / BACKBONES[run.backbone.name].num_layers
+            extra += (recipe.cp.layer + 1) / backbone.num_layers
         for name in task_names(run):
             stats = task_stats(name, run)
             row = {"backbone": run.backbone.name, "method": method.name, "task": name,
