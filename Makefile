@@ -101,14 +101,8 @@ rehearse: install  ## the paper's path with the hub off, on stand-ins: prefetch,
 stsb: install  ## Spearman and throughput of every method on the full STS-B test split (SmolLM2-135M)
 	$(OFFLINE_ENV) $(PY) scripts/stsb_methods.py --model smollm2-135m --split test --out results/stsb_smollm2-135m.md
 
-regenerate: install  ## every committed number from this commit (refuses a dirty tree): Table 1, STS-B, ablation, bench, figures
-	@test -z "$$(git status --porcelain --untracked-files=no)" || { echo "make regenerate: commit first: results come from a clean tree"; exit 1; }
-	$(MAKE) --no-print-directory reproduce-table1 PROFILE=offline
-	$(MAKE) --no-print-directory stsb
-	$(MAKE) --no-print-directory ablation
-	$(MAKE) --no-print-directory bench
-	$(MAKE) --no-print-directory figures
-	$(MAKE) --no-print-directory results
+regenerate: install  ## every committed result from this clean commit, one driver per core, into outputs/regenerate/<commit> (resumable; then scripts/regenerate.py --install DIR)
+	$(PY) scripts/regenerate.py
 
 clean:  ## remove the virtual environment and caches of this checkout
 	rm -rf $(VENV) .pytest_cache outputs multirun wandb

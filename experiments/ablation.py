@@ -3,6 +3,7 @@
     python experiments/ablation.py                   # every stage (finished runs are skipped)
     python experiments/ablation.py --stages screen   # one stage
     python experiments/ablation.py --report-only     # re-render results/ablation.md from results/
+    python experiments/ablation.py --results-dir outputs/x   # into another results folder (scripts/regenerate.py)
 
 Stages (``kvembed.store.study.STAGES``: named experiments from configs/experiment, run as Hydra multiruns):
 
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import subprocess
+from pathlib import Path
 
 from _drive import ROOT, multirun
 
@@ -46,6 +48,7 @@ def main() -> None:
     ap.add_argument("--stages", nargs="+", choices=list(STAGES), default=list(STAGES))
     ap.add_argument("--report-only", action="store_true")
     ap.add_argument("--no-report", action="store_true", help="run the stages only (render later: --report-only)")
+    ap.add_argument("--results-dir", type=Path, default=ROOT / "results", help="where results and the report go")
     args = ap.parse_args()
     failed: list[str] = []
     if not args.report_only:
@@ -62,16 +65,16 @@ def main() -> None:
                 print(f"{stage} stage skipped: its backbone is optional (`make install-qwen`)")
                 continue
             for q in STAGES[stage]:
-                overrides = q.resolve(select_on_dev(finished(ROOT / "results")))  # afresh: earlier questions choose
+                overrides = q.resolve(select_on_dev(finished(args.results_dir)))  # afresh: earlier questions choose
                 if overrides is None:
                     failed.append(f"{q.key}: needs {', '.join(q.needs)} chosen on dev first (run the screen stage)")
                     continue
                 try:
-                    multirun(q.experiment, "logger=none", *overrides, offline=True)
+                    multirun(q.experiment, "logger=none", f"results_dir={args.results_dir}", *overrides, offline=True)
                 except subprocess.CalledProcessError as err:  # keep going: the report says what is missing
                     failed.append(f"{q.experiment} {' '.join(overrides)} (exit {err.returncode})")
     if not args.no_report:
-        print(render(ROOT / "results").read_text())
+        print(render(args.results_dir).read_text())
     if failed:
         raise SystemExit("failed: " + "; ".join(failed))
 

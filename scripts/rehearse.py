@@ -19,11 +19,11 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import yaml
+from lanes import run_pool
 from rehearsal import PUBLISHED, SMALL, build_datasets, build_hub, build_locov1
 
 from kvembed.harness.job import CONFIG_DIR
@@ -65,28 +65,6 @@ def locov1_lengths() -> list[int]:
     experiment = yaml.safe_load((Path(CONFIG_DIR) / "experiment" / "locov1_length.yaml").read_text())
     return sorted((int(n) for n in str(experiment["hydra"]["sweeper"]["params"]["max_length"]).split(",")),
                   reverse=True)
-
-
-def run_pool(lanes: list[list[list[str]]], env: dict[str, str], workers: int) -> None:
-    """Run independent lanes of drivers, ``workers`` lanes at a time (each driver single-threaded; a lane's
-    drivers one after another), starting them in the order given (costliest first, so the cores finish
-    together); fail if any driver does."""
-    waiting, running, failed = [list(lane) for lane in lanes], [], []
-    while waiting or running:
-        while waiting and len(running) < workers:
-            lane = waiting.pop(0)
-            cmd = lane.pop(0)
-            print("+", " ".join(cmd), "&", flush=True)
-            running.append((cmd, subprocess.Popen(cmd, cwd=ROOT, env=env), lane))
-        time.sleep(1)
-        for cmd, proc, lane in [r for r in running if r[1].poll() is not None]:
-            running.remove((cmd, proc, lane))
-            if proc.returncode != 0:
-                failed.append(" ".join(cmd))
-            elif lane:
-                waiting.insert(0, lane)  # the lane's next driver takes the freed core
-    if failed:
-        raise SystemExit(f"rehearse: failed: {failed}")
 
 
 def check_tables(results: Path, backbones: list[str], methods: list[str]) -> None:
@@ -136,7 +114,9 @@ def main(argv: list[str] | None = None) -> None:
     else:
         longest, *rest = locov1_lengths()
         lanes = [[[*locov1, f"max_length={longest}"]], table1_lane, *([[*locov1, f"max_length={n}"]] for n in rest)]
-    run_pool(lanes, env, workers=os.cpu_count() or 2)
+    failed = run_pool(lanes, env, workers=os.cpu_count() or 2, cwd=ROOT)
+    if failed:
+        raise SystemExit(f"rehearse: failed: {failed}")
 
     render(results)  # once more, after every driver: each renders when it finishes
     if methods is None:
