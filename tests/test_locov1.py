@@ -20,7 +20,7 @@ FIXTURE = str(Path(__file__).parent / "fixtures" / "locov1")
 
 def test_twelve_tasks_and_the_loader_layout():
     assert len(LOCOV1_TASKS) == 12 and len(SUBSETS) == 12
-    task = get_task("LoCoV1.qmsum", data_dir=FIXTURE)
+    task = get_task("LoCoV1.qmsum", data=FIXTURE)
     task.load_data()
     split = task.dataset["default"]["test"]
     assert len(split["queries"]) == 3
@@ -30,7 +30,7 @@ def test_twelve_tasks_and_the_loader_layout():
 
 @pytest.mark.integration
 def test_locov1_fixture_runs_end_to_end_and_renders_the_length_table(tmp_path, compose):
-    overrides = ["backbone=tiny-qwen3", "benchmark=locov1_fixture", f"benchmark.data_dir={FIXTURE}",
+    overrides = ["backbone=tiny-qwen3", "benchmark=locov1_fixture", f"benchmark.data={FIXTURE}",
                  "benchmark.tasks=[LoCoV1.qmsum,LoCoV1.gov_report]", "layers=explicit", "layers.layers=[3]",
                  "logger=none", f"results_dir={tmp_path}", "batch_size=4"]
     for length in (256, 1024):

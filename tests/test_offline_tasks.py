@@ -42,14 +42,14 @@ def encoder(tiny_backbones):
 
 
 def evaluate(model, name, limit=24):
-    task = get_task(name, limit=limit, offline_data=True)
+    task = get_task(name, limit=limit, data="local")
     load_task_data(task)
     return task, mteb.evaluate(model, [task], cache=None, overwrite_strategy="always",
                                show_progress_bar=False).task_results[0]
 
 
 def test_the_offline_benchmark_covers_the_seven_table1_categories():
-    types = {get_task(n, offline_data=True).metadata.type for n in OFFLINE_TASKS}
+    types = {get_task(n, data="local").metadata.type for n in OFFLINE_TASKS}
     assert types == set(ROLES)
     assert PROXY_TASKS == set(OFFLINE_TASKS) - {"STSBenchmark"}
 
@@ -88,13 +88,13 @@ def test_a_job_encodes_each_text_once_and_scores_do_not_change(encoder):
 def test_stsbenchmark_on_the_dev_split_is_mtebs_task_fed_from_the_packaged_dev_file():
     from kvembed.data.stsb import load_stsb
 
-    dev = get_task("STSBenchmark", offline_data=True, split="validation")
+    dev = get_task("STSBenchmark", data="local", split="validation")
     assert dev.metadata.name == "STSBenchmark" and list(dev.eval_splits) == ["validation"]
     assert list(dev.dataset) == ["validation"] and len(dev.dataset["validation"]) == 1500
     assert dev.dataset["validation"][0]["sentence1"] == load_stsb("dev")[0].sentence1
-    test = get_task("STSBenchmark", offline_data=True)
+    test = get_task("STSBenchmark", data="local")
     assert list(test.eval_splits) == ["test"] and len(test.dataset["test"]) == 1379
-    assert len(get_task("STSBenchmark", offline_data=True, split="validation", limit=600).dataset["validation"]) == 600
+    assert len(get_task("STSBenchmark", data="local", split="validation", limit=600).dataset["validation"]) == 600
 
 
 @pytest.mark.parametrize("name", sorted(PROXY_TASKS))
@@ -102,7 +102,7 @@ def test_a_split_the_proxies_do_not_have_fails_naming_it(name):
     with pytest.raises(ValueError, match="has only a test split"):
         get_task(name, split="validation")
     with pytest.raises(ValueError, match="no split 'dev'"):
-        get_task("STSBenchmark", offline_data=True, split="dev")
+        get_task("STSBenchmark", data="local", split="dev")
 
 
 def test_the_packaged_sts_b_and_the_data_folder_share_one_statistics_check(monkeypatch):
@@ -122,10 +122,33 @@ def test_task_sources_are_one_ordered_registry(tmp_path, monkeypatch):
 
     monkeypatch.delenv("KVEMBED_DATA", raising=False)  # no data folder unless a job names one
     assert [s.name for s in SOURCES] == ["packaged", "local files", "proxies", "LoCoV1", "hub"]
-    folder = DataLocations(data_root=str(tmp_path))
-    assert source_of("STSBenchmark", DataLocations(offline_data=True)).name == "packaged"
-    assert source_of("STSBenchmark", folder).name == "hub"  # the real task from the hub unless asked for
+    folder = DataLocations(str(tmp_path))
+    assert source_of("STSBenchmark", DataLocations("local")).name == "packaged"
+    assert source_of("STSBenchmark", folder).name == "packaged"
+    assert source_of("STSBenchmark", DataLocations("hub")).name == "hub"  # the hub's copy when asked for
     assert source_of("STS12", folder).name == "local files" and source_of("STS12", DataLocations()).name == "hub"
+    assert source_of("STS12", DataLocations("local")).name == "hub"  # local, but no data folder set
     assert source_of("STSBRetrieval.proxy", folder).name == "proxies"
     assert source_of("LoCoV1.qmsum", folder).name == "local files"
-    assert source_of("LoCoV1.qmsum", DataLocations(data_dir="fixture", data_root=str(tmp_path))).name == "LoCoV1"
+    fixture = DataLocations("tests/fixtures/locov1")  # a LoCoV1 copy: its tasks from it, the rest from the hub
+    monkeypatch.setenv("KVEMBED_DATA", str(tmp_path))
+    assert source_of("LoCoV1.qmsum", fixture).name == "LoCoV1" and source_of("STS12", fixture).name == "hub"
+    assert source_of("STS12", DataLocations("hub")).name == "hub"  # the hub means the hub, data folder or not
+    assert source_of("STS12", DataLocations("local")).name == "local files"
+
+
+def test_the_data_setting_keys_results_as_the_three_settings_it_replaced():
+    from kvembed.eval.tasks import DataLocations
+
+    # (offline_data, data_dir): what every committed row's key was made of, so no row changes its key
+    assert DataLocations("hub").key() == {"offline_data": False, "data_dir": None}
+    assert DataLocations("local").key() == {"offline_data": True, "data_dir": None}
+    fixture = "tests/fixtures/locov1"
+    assert DataLocations(fixture).key() == {"offline_data": False, "data_dir": fixture}
+
+
+def test_a_data_setting_that_names_no_folder_is_refused():
+    from kvembed.eval.tasks import DataLocations
+
+    with pytest.raises(ValueError, match=r"benchmark.data='/no/such/folder': no such folder"):
+        DataLocations("/no/such/folder").key()

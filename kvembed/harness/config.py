@@ -74,11 +74,10 @@ class BenchmarkConfig:
     name: str = "offline"
     tasks: list[str] = field(default_factory=list)
     mteb_benchmark: Optional[str] = None  # e.g. "MTEB(eng, v2)": all its tasks
-    offline_data: bool = False  # feed STSBenchmark from the packaged files
+    # where rows come from (eval/tasks DataLocations): hub | local (packaged STS-B, $KVEMBED_DATA's original
+    # files, the proxies) | a folder (of original files, or a LoCoV1 copy in the hub's layout)
+    data: str = "hub"
     limit: Optional[int] = None  # first N samples per task (smoke runs)
-    data_dir: Optional[str] = None  # LoCoV1: a local copy in the hub layout instead of the hub
-    # a folder of original files for real mteb tasks (eval/tasks/local.py); None: $KVEMBED_DATA, else the hub
-    data_root: Optional[str] = None
     split: Optional[str] = None  # evaluate this split instead of each task's own (e.g. "validation": STS-B dev)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..backbones import Backbone
-from ..eval.tasks import benchmark_task_names, data_source, task_type
+from ..eval.tasks import DataLocations, benchmark_task_names, data_source, task_type
 from ..provenance import code_version, git_commit
 from ..recipe import Recipe
 from ..store import fingerprint, results
@@ -42,17 +42,14 @@ def result_key(run: RunConfig) -> dict[str, Any]:
     opts = {k: v for k, v in encoder_options(run).items() if k not in ("device", "overrides")}
     return {"backbone": run.backbone.name, **opts, "overrides": run.overrides.canonical(),
             "use_instructions": run.use_instructions, "limit": run.benchmark.limit,
-            "offline_data": run.benchmark.offline_data, "data_dir": run.benchmark.data_dir,
-            "split": run.benchmark.split,
+            **DataLocations(run.benchmark.data).key(), "split": run.benchmark.split,
             # rows read from original files, not the hub's copies
             "local_data": uses_local_data(run)}
 
 
 def uses_local_data(run: RunConfig) -> bool:
-    """Whether some task of the job is read from a data folder of original files (a LoCoV1 fixture's
-    ``data_dir`` wins over the data folder, so its jobs keep their key whether or not one is set)."""
-    b = run.benchmark
-    return any(data_source(t, b.offline_data, b.data_root, b.data_dir) == "local files" for t in task_names(run))
+    """Whether some task of the job is read from a data folder of original files."""
+    return any(data_source(t, run.benchmark.data) == "local files" for t in task_names(run))
 
 
 def result_folder(run: RunConfig) -> tuple[str, Path]:

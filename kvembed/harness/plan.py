@@ -94,16 +94,14 @@ def _split_stats(task, split: str) -> dict[str, Any]:
 
 def task_stats(name: str, run: RunConfig) -> TextStats | None:
     """Texts and characters of one task (None when neither its data nor mteb's statistics are here)."""
-    return _task_stats(name, run.benchmark.limit, run.benchmark.offline_data, run.benchmark.data_dir,
-                       run.benchmark.split, run.benchmark.data_root)
+    return _task_stats(name, run.benchmark.limit, run.benchmark.data, run.benchmark.split)
 
 
 @cache  # a plan asks for the same task once per backbone × method: load its data or statistics once
-def _task_stats(name: str, limit: int | None, offline_data: bool, data_dir: str | None,
-                split: str | None = None, data_root: str | None = None) -> TextStats | None:
-    task = get_task(name, limit=limit, offline_data=offline_data, data_dir=data_dir, split=split, data_root=data_root)
+def _task_stats(name: str, limit: int | None, data: str, split: str | None = None) -> TextStats | None:
+    task = get_task(name, limit=limit, data=data, split=split)
     kind = task.metadata.type
-    source = data_source(name, offline_data, data_root, data_dir)
+    source = data_source(name, data)
     if source == "local files" or (source == "packaged files" and name not in LOCOV1_TASKS):
         task.load_data()
         stats = {s: _split_stats(task, s) for s in task.eval_splits}

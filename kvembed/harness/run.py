@@ -74,8 +74,7 @@ def evaluate_task(run: RunConfig, name: str, model: MTEBEncoder, job: dict[str, 
     """Run one task through mteb and collect its scores, per-item scores, geometry and metadata."""
     encoder = model.model
     info = encoder.describe()
-    task = get_task(name, limit=run.benchmark.limit, offline_data=run.benchmark.offline_data,
-                    data_dir=run.benchmark.data_dir, split=run.benchmark.split, data_root=run.benchmark.data_root)
+    task = get_task(name, limit=run.benchmark.limit, data=run.benchmark.data, split=run.benchmark.split)
     load_task_data(task)
     if info["device"].startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
@@ -102,7 +101,7 @@ def evaluate_task(run: RunConfig, name: str, model: MTEBEncoder, job: dict[str, 
     meta = {
         **job, "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "task_name": name, "task_type": task.metadata.type, "is_proxy": name in PROXY_TASKS,
-        "data_source": data_source(name, run.benchmark.offline_data, run.benchmark.data_root, run.benchmark.data_dir),
+        "data_source": data_source(name, run.benchmark.data),
         "n_samples": int(encoder.stats["texts"] - before["texts"]),
         "wall_seconds": wall, "encode_seconds": enc_seconds,
         "tokens_per_s": tokens / enc_seconds if enc_seconds > 0 else float("nan"),

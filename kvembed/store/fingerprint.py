@@ -284,7 +284,7 @@ def evaluation_fingerprint(task_type: str, instructions: bool = False) -> str:
     with _isolated():
         for name in names:
             for kind in EVAL_METHOD_KINDS:
-                task = get_task(name, limit=EVAL_LIMIT, offline_data=True)
+                task = get_task(name, limit=EVAL_LIMIT, data="local")
                 load_task_data(task)
                 model = MTEBEncoder(ProbeEncoder(kind), batch_size=PROBE_BATCH, use_instructions=instructions)
                 model.record(item_scores.supports(task))

@@ -15,7 +15,7 @@ import mteb
 
 from ... import hub
 from .local import LOCAL_TASKS, local_task, resolve_data_root
-from .locov1 import LOCOV1_TASKS
+from .locov1 import LOCOV1_FILES, LOCOV1_TASKS
 from .offline import OFFLINE_TASKS, stsbenchmark
 
 log = logging.getLogger(__name__)
@@ -25,19 +25,50 @@ class DatasetUnavailableError(RuntimeError):
     """A benchmark dataset is neither cached locally nor downloadable from here."""
 
 
+HUB, LOCAL = "hub", "local"
+
+
 @dataclass(frozen=True)
 class DataLocations:
-    """Where a job's rows may come from: ``offline_data`` (STSBenchmark from the packaged STS-B files),
-    ``data_dir`` (a LoCoV1 copy in the hub layout: a fixture) and ``data_root`` (a folder of original files;
-    None: ``$KVEMBED_DATA``)."""
+    """Where a job's rows come from, read from its one setting ``benchmark.data``:
 
-    offline_data: bool = False
-    data_dir: str | None = None
-    data_root: str | None = None
+    * ``hub``: mteb's own loaders (the paper's runs);
+    * ``local``: the packaged STS-B files, the data folder of original files (``$KVEMBED_DATA``) and kvembed's
+      proxies, each for the tasks it holds; the hub for the rest;
+    * a folder: a data folder of original files (``local`` with that folder), or a LoCoV1 copy in the hub's
+      layout (``queries.jsonl`` and ``documents.jsonl``, like ``tests/fixtures/locov1``): LoCoV1's tasks
+      from it, the rest from the hub."""
+
+    data: str = HUB
+
+    def _folder(self) -> Path | None:
+        if self.data in (HUB, LOCAL):
+            return None
+        folder = Path(self.data).expanduser()
+        if not folder.is_dir():
+            raise ValueError(f"benchmark.data={self.data!r}: no such folder (expected {HUB!r}, {LOCAL!r}, a data "
+                             "folder of original files or a LoCoV1 copy)")
+        return folder
+
+    @property
+    def locov1_copy(self) -> str | None:
+        """The LoCoV1 copy's folder, as given, when ``data`` names one."""
+        folder = self._folder()
+        return self.data if folder and all((folder / f).is_file() for f in LOCOV1_FILES) else None
+
+    @property
+    def local(self) -> bool:
+        """Whether local sources serve what they hold (the packaged STS-B, a data folder)."""
+        return self.data != HUB and self.locov1_copy is None
 
     @property
     def root(self) -> Path | None:
-        return resolve_data_root(self.data_root)
+        """The data folder of original files, if any."""
+        return resolve_data_root(self._folder()) if self.local else None
+
+    def key(self) -> dict[str, Any]:
+        """What the result key records of it (the form earlier results were keyed by, so they keep their key)."""
+        return {"offline_data": self.local, "data_dir": self.locov1_copy}
 
 
 def _test_split_only(name: str, split: str | None) -> None:
@@ -61,7 +92,7 @@ def _from_proxies(name: str, at: DataLocations, limit: int | None, split: str | 
 
 def _from_locov1(name: str, at: DataLocations, limit: int | None, split: str | None):
     _test_split_only(name, split)
-    return LOCOV1_TASKS[name](data_dir=at.data_dir, limit=limit)
+    return LOCOV1_TASKS[name](data_dir=at.locov1_copy, limit=limit)
 
 
 def _from_hub(name: str, at: DataLocations, limit: int | None, split: str | None):
@@ -86,12 +117,9 @@ class Source:
 
 # In order: the first source that serves a task is where its rows come from.
 SOURCES = (
-    Source("packaged", "packaged files", lambda n, at: n == "STSBenchmark" and at.offline_data,
+    Source("packaged", "packaged files", lambda n, at: n == "STSBenchmark" and at.local,
            lambda n, at, limit, split: stsbenchmark(limit=limit, split=split or "test")),
-    # a LoCoV1 fixture's data_dir wins over the data folder, so its jobs read the fixture whatever is set
-    Source("local files", "local files",
-           lambda n, at: n in LOCAL_TASKS and at.root is not None and not (n in LOCOV1_TASKS and at.data_dir),
-           _from_local_files),
+    Source("local files", "local files", lambda n, at: n in LOCAL_TASKS and at.root is not None, _from_local_files),
     Source("proxies", "packaged files", lambda n, at: n in OFFLINE_TASKS and n != "STSBenchmark", _from_proxies),
     Source("LoCoV1", "hub (or data_dir)", lambda n, at: n in LOCOV1_TASKS, _from_locov1),
     Source("hub", "hub", lambda n, at: True, _from_hub),
@@ -103,14 +131,11 @@ def source_of(name: str, at: DataLocations) -> Source:
     return next(s for s in SOURCES if s.serves(name, at))
 
 
-def get_task(name: str, limit: int | None = None, offline_data: bool = False, data_dir: str | None = None,
-             split: str | None = None, data_root: str | None = None):
-    """An mteb task object, from the first of ``SOURCES`` that holds it. ``offline_data`` feeds STSBenchmark
-    from the packaged files; ``data_dir`` points LoCoV1 tasks at a local copy in the hub layout; ``data_root``
-    (else ``$KVEMBED_DATA``) is a folder of original files that real mteb tasks are read from
-    (``local.LOCAL_TASKS``); ``split`` evaluates that split instead of the task's own (e.g. ``validation``
-    for model selection, keeping ``test`` for the reported number)."""
-    at = DataLocations(offline_data, data_dir, data_root)
+def get_task(name: str, limit: int | None = None, data: str = HUB, split: str | None = None):
+    """An mteb task object, from the first of ``SOURCES`` that holds it. ``data`` says where rows may come
+    from (``DataLocations``: ``hub``, ``local`` or a folder); ``split`` evaluates that split instead of the
+    task's own (e.g. ``validation`` for model selection, keeping ``test`` for the reported number)."""
+    at = DataLocations(data)
     return source_of(name, at).load(name, at, limit, split)
 
 
@@ -126,11 +151,10 @@ def task_type(name: str) -> str:
         raise ValueError(f"Unknown task {name!r}: not an mteb task nor one of kvembed's tasks") from err
 
 
-def data_source(name: str, offline_data: bool = False, data_root: str | None = None,
-                data_dir: str | None = None) -> str:
+def data_source(name: str, data: str = HUB) -> str:
     """Where a task's rows come from, as its rows record it: ``local files``, ``packaged files`` (STS-B,
     proxies), ``hub (or data_dir)`` (LoCoV1) or ``hub``."""
-    return source_of(name, DataLocations(offline_data, data_dir, data_root)).recorded
+    return source_of(name, DataLocations(data)).recorded
 
 
 def benchmark_task_names(name: str) -> list[str]:

@@ -1,8 +1,8 @@
 """Real MTEB tasks read from the original files in a data folder given at run time (no hub).
 
 mteb's own task objects and evaluators, with their rows read from the files a user (or a cluster
-without the hub) keeps in a folder: ``benchmark.data_root`` or ``$KVEMBED_DATA``. The layout is the one
-of the original releases::
+without the hub) keeps in a folder: ``benchmark.data=<folder>``, or ``$KVEMBED_DATA`` with
+``benchmark.data=local``. The layout is the one of the original releases::
 
     <root>/sts/STS12-en-test … STS16-en-test/   STS.input.<subset>.txt + STS.gs.<subset>.txt (SemEval)
     <root>/sick/SICK_{train,trial,test_annotated}.txt
@@ -39,7 +39,7 @@ from .locov1 import LOCOV1_TASKS
 from .offline import sample_indices
 from .statistics import DataCheckError, check, mteb_statistics, sts_expected, sts_statistics
 
-ENV = "KVEMBED_DATA"  # the data folder, when no benchmark.data_root is given
+ENV = "KVEMBED_DATA"  # the data folder of benchmark.data=local
 TRAIN_POOL = 10  # under a limit, the classifier's train split keeps this many texts per evaluated one
 
 
@@ -55,7 +55,7 @@ def resolve_data_root(configured: str | os.PathLike | None = None) -> Path | Non
 
 def _need(path: Path) -> Path:
     if not path.exists():
-        raise LocalDataError(f"Missing data file {path} (data folder: benchmark.data_root or ${ENV})")
+        raise LocalDataError(f"Missing data file {path} (data folder: benchmark.data=<folder> or ${ENV})")
     return path
 
 

@@ -4,7 +4,7 @@ Data: the hub datasets ``hazyresearch/LoCoV1-Queries`` (qid, query, answer_pids,
 ``hazyresearch/LoCoV1-Documents`` (pid, passage, dataset), split ``test``, one task per ``dataset``
 value. Relevance is 1 for every answer pid; documents whose passage is None are dropped. A local folder
 in the same layout (``queries.jsonl`` and ``documents.jsonl``) can stand in for the hub
-(``data_dir=...``), which is how the tests run offline. Main score: nDCG@10.
+(``benchmark.data=<folder>``), which is how the tests run offline. Main score: nDCG@10.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from mteb.abstasks.task_metadata import TaskMetadata
 
 QUERIES_REPO = "hazyresearch/LoCoV1-Queries"
 DOCUMENTS_REPO = "hazyresearch/LoCoV1-Documents"
+LOCOV1_FILES = ("queries.jsonl", "documents.jsonl")  # a local copy in the hub's layout
 SUBSETS = ("summ_screen_fd", "gov_report", "qmsum", "qasper_title", "qasper_abstract", "multifieldqa",
            "2wikimqa", "passage_retrieval", "legal_case_reports", "courtlistener_HTML",
            "courtlistener_Plain_Text", "stackoverflow")
@@ -38,8 +39,8 @@ def _tables(data_dir: str | None) -> tuple[Any, Any]:
     """(queries, documents) as pandas frames, from a local folder or the hub."""
     if data_dir:
         root = Path(data_dir)
-        return (pd.read_json(root / "queries.jsonl", lines=True),
-                pd.read_json(root / "documents.jsonl", lines=True))
+        queries, documents = (pd.read_json(root / f, lines=True) for f in LOCOV1_FILES)
+        return queries, documents
     return (load_dataset(QUERIES_REPO, split="test").to_pandas(),
             load_dataset(DOCUMENTS_REPO, split="test").to_pandas())
 
