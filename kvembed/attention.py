@@ -27,13 +27,17 @@ Two implementations of the re-routed attention:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 import torch.nn.functional as F
 from transformers import AttentionInterface, AttentionMaskInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import sdpa_mask
+
+if TYPE_CHECKING:  # types only: the recipe is built above this module
+    from .methods.base import Routing
+    from .recipe import Recipe
 
 ATTENTION_NAME = "kvembed"
 Mode = Literal["single", "capture", "inject", "bidirectional"]
@@ -52,14 +56,27 @@ class RoutingState:
     mode: Mode
     layers: frozenset[int]
     last_index: torch.Tensor  # (B,) index of each row's final real token
-    bias: float  # the prefix logit bias; its default is stated once, in methods.base.Routing
-    impl: Literal["flat", "masked"] = "flat"
+    routing: Routing  # the method's settings as given (bias, impl), read here where they act
     padding_mask: torch.Tensor | None = None  # (B, S) bool, True on real tokens
     prefix_rotation: tuple[torch.Tensor, torch.Tensor] | None = None  # (cos, sin), each (B, D)
     captured: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
     visited: set[int] = field(default_factory=set)
     _mask_cache: dict[int, torch.Tensor] = field(default_factory=dict)
     _causal_cache: dict[int, bool] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, mode: Mode, recipe: Recipe, last_index: torch.Tensor, padding_mask: torch.Tensor,
+           **kwargs) -> RoutingState:
+        """The state of one forward pass as ``recipe`` re-routes it (``last_index``, ``padding_mask``: the batch's)."""
+        return cls(mode, frozenset(recipe.layers), last_index, recipe.routing, padding_mask=padding_mask, **kwargs)
+
+    def check_reached(self, model) -> None:
+        """Fail loudly when a model dropped the state on its way to attention (no layer was re-routed)."""
+        if self.visited != self.layers:
+            raise RuntimeError(
+                f"Re-routing reached layers {sorted(self.visited)} but {sorted(self.layers)} were selected: this "
+                f"model does not pass extra keywords to its attention function (attn_implementation="
+                f"{model.config._attn_implementation!r})")
 
 
 def register() -> None:
@@ -191,12 +208,13 @@ def kvembed_attention(module, query, key, value, attention_mask, dropout: float 
         cos, sin = (t[:, None, :].to(k_n.dtype) for t in state.prefix_rotation)
         k_n = k_n * cos + _rotate_half(k_n) * sin
 
-    if state.impl == "masked":
-        out = reroute_masked(query, key, value, k_n, v_n, attention_mask, state.bias, scaling)
+    bias = state.routing.bias
+    if state.routing.impl == "masked":
+        out = reroute_masked(query, key, value, k_n, v_n, attention_mask, bias, scaling)
     else:
         key_ = id(attention_mask)
         if key_ not in state._causal_cache:
             state._causal_cache[key_] = is_pure_causal(attention_mask, state.padding_mask)
         causal_only = state._causal_cache[key_]
-        out = reroute_flat(query, key, value, k_n, v_n, attention_mask, state.bias, scaling, causal_only, state)
+        out = reroute_flat(query, key, value, k_n, v_n, attention_mask, bias, scaling, causal_only, state)
     return out.transpose(1, 2).contiguous(), None

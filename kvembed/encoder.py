@@ -21,12 +21,11 @@ from . import forward
 from .backbones import Backbone, load_backbone
 from .data.stsb import id_sample
 from .embed_cache import attach, cached_encode, role_key
-from .inputs import MethodInputs
 from .layers import LayerChoice, select_auto
 from .methods import MethodSpec
 from .overrides import Overrides, configure
 from .pooling import pool
-from .prompts import ROLES, Encoded, length_sorted_batches
+from .prompts import ROLES, Encoded, MethodInputs, length_sorted_batches
 from .recipe import Recipe, resolve
 
 if TYPE_CHECKING:
@@ -152,7 +151,7 @@ class Encoder(EncodingSurface):
         return encoded
 
     def _measure_layers(self) -> LayerChoice:
-        spec = self.recipe.layer_spec
+        spec = self.recipe.routing.layers
         if spec.sample_set != "stsb-train":
             raise ValueError(f"Unknown ID sample set {spec.sample_set!r}; available: ['stsb-train']")
         sample = id_sample(spec.n_samples)

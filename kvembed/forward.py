@@ -183,12 +183,8 @@ def _call(model, batch: Batch, state: RoutingState | None, output_hidden_states:
     kwargs = {"kvembed_state": state} if state is not None else {}
     out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, position_ids=batch.position_ids,
                 use_cache=False, output_hidden_states=output_hidden_states, **kwargs)
-    if state is not None and state.visited != state.layers:
-        raise RuntimeError(
-            f"Re-routing reached layers {sorted(state.visited)} but {sorted(state.layers)} were selected: this "
-            f"model does not pass extra keywords to its attention function (attn_implementation="
-            f"{model.config._attn_implementation!r})"
-        )
+    if state is not None:
+        state.check_reached(model)
     return out
 
 
@@ -204,19 +200,18 @@ def run(model, batch: Batch, recipe: Recipe | None = None, *, output_hidden_stat
             stack.enter_context(recipe.intervention_plan.hooks(model, batch))
         if recipe is None or not recipe.reroutes:
             return _call(model, batch, None, output_hidden_states)
-        common = dict(layers=frozenset(recipe.layers), last_index=batch.last_index, bias=recipe.bias,
-                      impl=recipe.routing_impl, padding_mask=batch.real)
-        if recipe.prefix_position is not None:
-            common["prefix_rotation"] = prefix_rotation(model, batch, recipe.prefix_position)
-        if recipe.routing_mode == "bidirectional":
-            return _call(model, batch, RoutingState("bidirectional", **common),
-                         output_hidden_states)
-        if recipe.routing_mode == "two_pass":
-            first = RoutingState("capture", **common)
+        position, mode = recipe.routing.prefix_position, recipe.routing.mode
+        rotation = prefix_rotation(model, batch, position) if position is not None else None
+        rows = (batch.last_index, batch.real)
+        if mode == "bidirectional":
+            return _call(model, batch, RoutingState.of("bidirectional", recipe, *rows), output_hidden_states)
+        if mode == "two_pass":
+            first = RoutingState.of("capture", recipe, *rows, prefix_rotation=rotation)
             _call(model, batch, first, False)
-            return _call(model, batch, RoutingState("inject", captured=first.captured, **common),
-                         output_hidden_states)
-        return _call(model, batch, RoutingState("single", **common), output_hidden_states)
+            inject = RoutingState.of("inject", recipe, *rows, prefix_rotation=rotation, captured=first.captured)
+            return _call(model, batch, inject, output_hidden_states)
+        return _call(model, batch, RoutingState.of("single", recipe, *rows, prefix_rotation=rotation),
+                     output_hidden_states)
 
 
 def states_at(output, output_layer: int | None) -> torch.Tensor:

@@ -26,10 +26,9 @@ import torch
 
 from .backbones import load_tokenizer
 from .encoder import Encoder, EncodingSurface
-from .inputs import MethodInputs
 from .methods import MethodSpec, get_method
 from .overrides import Overrides
-from .prompts import length_sorted_batches
+from .prompts import MethodInputs, length_sorted_batches
 from .recipe import Recipe
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ import json
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from .layers import LayerChoice, LayerSpec, resolve_static
-from .methods.base import InterventionPlan, LayerSetting, MethodSpec, check_output_layer
+from .layers import LayerChoice, resolve_static
+from .methods.base import InterventionPlan, LayerSetting, MethodSpec, Routing, check_output_layer
 from .methods.token_prepending import paired_prompt
 
 NOT_A_COLUMN = {"column": False}
@@ -64,13 +64,11 @@ class Recipe:
     tokenization: str
     preprocess: str | None
     mean_with_specials: bool
-    routing_mode: str | None
+    # the method's re-routing settings themselves, recorded as their columns (``Routing``'s field metadata)
+    routing: Routing | None = field(metadata={"columns_of": Routing})
     layers: tuple[int, ...] | None
     layer_strategy: str | None
     id_curve: tuple[float, ...] | None
-    bias: float | None
-    prefix_position: int | None
-    routing_impl: str | None
     tp_layers: tuple[int, int] | None
     cp_layer: int | None
     cp_coeff: float | None
@@ -79,18 +77,33 @@ class Recipe:
     baseline_settings_source: str | None
     # the method with its final prompt (after Token Prepending's pairing): what tokenisation reads
     spec: MethodSpec = field(repr=False, metadata=NOT_A_COLUMN)
-    layer_spec: LayerSpec | None = field(default=None, repr=False, metadata=NOT_A_COLUMN)
     tp: TokenPrependingPlan | None = field(default=None, repr=False, metadata=NOT_A_COLUMN)
     cp: ContrastivePlan | None = field(default=None, repr=False, metadata=NOT_A_COLUMN)
     intervention_plan: InterventionPlan | None = field(default=None, repr=False, metadata=NOT_A_COLUMN)
 
     @classmethod
+    def _columns(cls) -> list[tuple[str, str, str | None]]:
+        """(column, field, attribute of the field's value or None), in field order."""
+        out = []
+        for f in fields(cls):
+            if nested := f.metadata.get("columns_of"):
+                out += [(g.metadata["column"], f.name, g.name) for g in fields(nested) if g.metadata.get("column")]
+            elif f.metadata.get("column", True):
+                out.append((f.name, f.name, None))
+        return out
+
+    @classmethod
     def column_names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls) if f.metadata.get("column", True))
+        return tuple(column for column, _, _ in cls._columns())
 
     def columns(self) -> dict[str, Any]:
         """The recipe as plain values (tuples as lists), one per column."""
-        return {name: list(v) if isinstance(v := getattr(self, name), tuple) else v for name in self.column_names()}
+        out = {}
+        for column, name, attribute in self._columns():
+            value = getattr(self, name)
+            value = getattr(value, attribute) if attribute and value is not None else value
+            out[column] = list(value) if isinstance(value, tuple) else value
+        return out
 
     @property
     def pending(self) -> bool:
@@ -99,7 +112,7 @@ class Recipe:
 
     @property
     def reroutes(self) -> bool:
-        return self.routing_mode is not None and bool(self.layers)
+        return self.routing is not None and bool(self.layers)
 
     def without_rerouting(self) -> Recipe:
         """The same recipe with no layer re-routed (the ID curve is measured on the plain forward)."""
@@ -138,16 +151,14 @@ def resolve(spec: MethodSpec, backbone: BackboneFacts, layers: LayerChoice | Non
     return Recipe(
         method=spec.name, pooling=spec.pooling, prompt_document=spec.prompt.document, prompt_query=spec.prompt.query,
         tokenization=spec.tokenization, preprocess=spec.preprocess, mean_with_specials=spec.mean_with_specials,
-        routing_mode=r.mode if r else None, layers=chosen,
+        routing=r, layers=chosen,
         layer_strategy=r.layers.describe() if r else None,
         id_curve=layers.id_curve if layers is not None and layers.id_curve else None,
-        bias=float(r.bias) if r else None, prefix_position=r.prefix_position if r else None,
-        routing_impl=r.impl if r else None,
         tp_layers=(tp.layers.start, tp.layers.stop) if tp else None,
         cp_layer=cp.layer if cp else None, cp_coeff=cp.coeff if cp else None,
         output_layer=output_layer, intervention=json.dumps(plan.describe(), sort_keys=True) if plan else None,
         baseline_settings_source=setting.source if setting else plan.source if plan else None,
-        spec=spec, layer_spec=r.layers if r else None, tp=tp, cp=cp, intervention_plan=plan)
+        spec=spec, tp=tp, cp=cp, intervention_plan=plan)
 
 
 __all__ = ["BackboneFacts", "ContrastivePlan", "Recipe", "TokenPrependingPlan", "resolve"]

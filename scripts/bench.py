@@ -231,7 +231,7 @@ def extras(args, backbone, encoders, auto) -> str:
     return (f"\n\n- Length-sorted batching vs arrival order (STS-B test, {len(sts)} texts, batch 32, plain "
             f"forward): {t_arrival / t_sorted:.2f}x faster sorted ({len(sts) / t_sorted:.1f} vs "
             f"{len(sts) / t_arrival:.1f} texts/s).\n- One-off cost of `layers=auto`: {cold:.1f} s with an empty "
-            f"cache (the TwoNN estimate over {auto.recipe.layer_spec.n_samples:,} texts), {cached:.2f} s once "
+            f"cache (the TwoNN estimate over {auto.recipe.routing.layers.n_samples:,} texts), {cached:.2f} s once "
             f"cached on disk; chosen layers {list(auto.layers)}.\n- `{ST_LABEL}`: sentence-transformers' "
             "Transformer + mean Pooling over the same weights, timed in the same rounds as the methods above "
             "(its `speed_vs_plain` is its texts/s over kvembed's plain forward's).\n")

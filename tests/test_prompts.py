@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from kvembed.inputs import MethodInputs
 from kvembed.methods import METHODS
 from kvembed.methods.echo import ECHO_FINETUNED as ECHO
 from kvembed.methods.kvembed import COMPRESSION_PROMPT
 from kvembed.methods.token_prepending import TEMPLATES
 from kvembed.prompts import (
     PLACEHOLDER_TOKEN,
+    MethodInputs,
     Prompt,
     PromptTokenizer,
     prompteol_clean,

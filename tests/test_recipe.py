@@ -48,7 +48,7 @@ def test_static_layers_resolve_at_once_and_auto_waits_for_its_measurement():
     assert fixed.layers == (3, 4, 5) and not fixed.pending and fixed.reroutes
     auto = resolve(get_method("kvembed"), SMOLLM2)
     assert auto.pending and not auto.reroutes
-    measured = LayerChoice((6, 7, 8), auto.layer_spec, tuple(float(i) for i in range(30)))
+    measured = LayerChoice((6, 7, 8), auto.routing.layers, tuple(float(i) for i in range(30)))
     done = resolve(get_method("kvembed"), SMOLLM2, measured)
     assert done.layers == (6, 7, 8) and done.id_curve == measured.id_curve and done.layer_strategy == "auto"
     assert resolve(get_method("prompteol"), SMOLLM2).layers == ()  # no re-routing: nothing pending
@@ -112,3 +112,21 @@ def test_overrides_acting_on_a_method_drop_only_what_it_ignores():
     assert given.acting_on(get_method("kvembed")) is given
     assert given.acting_on(get_method("mean")).set() == {"pooling": "last"}
     assert parse_layers("3-5") == given.layers
+
+
+def test_the_rerouting_settings_keep_one_form_from_the_override_to_the_attention():
+    import torch
+
+    from kvembed.attention import RoutingState
+
+    spec = configure("kvembed", bias=2, prefix_position=0, routing_impl="masked")
+    recipe = resolve(spec, SMOLLM2, LayerChoice((3, 4), spec.routing.layers))
+    state = RoutingState.of("single", recipe, torch.tensor([5]), torch.ones(1, 6, dtype=torch.bool))
+    assert recipe.routing is spec.routing and state.routing is spec.routing  # carried, never copied
+    assert state.layers == frozenset({3, 4})
+    columns = recipe.columns()
+    assert (columns["bias"], columns["prefix_position"], columns["routing_impl"], columns["routing_mode"]) == (
+        2.0, 0, "masked", "single")
+    assert isinstance(columns["bias"], float)
+    none = resolve(get_method("mean"), SMOLLM2).columns()
+    assert [none[c] for c in ("routing_mode", "bias", "prefix_position", "routing_impl")] == [None] * 4

@@ -68,7 +68,7 @@ def test_no_layer_selected_is_bit_identical_to_stock(arch, side, tiny_backbones,
     plain = forward.run(ours.model, batch).last_hidden_state
     # A state that selects nothing still goes through kvembed's attention function.
     with torch.inference_mode():
-        state = RoutingState("single", frozenset(), batch.last_index, 1.0)
+        state = RoutingState("single", frozenset(), batch.last_index, Routing())
         via_state = ours.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
                                position_ids=batch.position_ids, use_cache=False,
                                kvembed_state=state).last_hidden_state
@@ -84,7 +84,7 @@ def test_only_selected_layers_change(arch, tiny_backbones, sentences):
     L = ours.num_layers
     layer = L - 2
     with torch.inference_mode():
-        state = RoutingState("single", frozenset([layer]), batch.last_index, 1.0)
+        state = RoutingState("single", frozenset([layer]), batch.last_index, Routing())
         got = ours.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
                          position_ids=batch.position_ids, use_cache=False, output_hidden_states=True,
                          kvembed_state=state).hidden_states
@@ -182,7 +182,7 @@ def test_flat_path_reads_the_stock_mask_instead_of_assuming_causal():
     real = torch.ones(B, S, dtype=torch.bool)
     outs = {}
     for impl in ("flat", "masked"):
-        state = RoutingState("single", frozenset([0]), torch.tensor([S - 1, S - 1]), 1.0, impl=impl,
+        state = RoutingState("single", frozenset([0]), torch.tensor([S - 1, S - 1]), Routing(impl=impl),
                              padding_mask=real)
         outs[impl] = kvembed_attention(module, q, k, v, full, scaling=D ** -0.5, kvembed_state=state)[0]
     assert torch.allclose(outs["flat"], outs["masked"], atol=1e-6)
@@ -199,7 +199,7 @@ def test_missing_state_forwarding_is_detected(tiny_backbones, sentences):
     """If a model dropped the routing state on its way to attention, the run fails loudly."""
     ours = tiny_backbones("llama")
     batch = make_batch(ours, sentences, "right")
-    state = RoutingState("single", frozenset([0, 99]), batch.last_index, 1.0)
+    state = RoutingState("single", frozenset([0, 99]), batch.last_index, Routing())
     with pytest.raises(RuntimeError, match="Re-routing reached layers"):
         forward._call(ours.model, batch, state, False)
 

@@ -8,7 +8,7 @@ says which of them to use and how, so a new method or ablation is a few lines of
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..layers import LayerSpec
@@ -36,11 +36,13 @@ class Routing:
     token's own RoPE rotation; an int re-rotates the prefix key to that RoPE position (ablation).
     """
 
-    mode: str = "single"
-    layers: LayerSpec = LayerSpec()  # the setting; the Encoder resolves it into the chosen layers
-    bias: float = 1.0
-    prefix_position: int | None = None
-    impl: str = "flat"
+    # ``column``: the result column each one is recorded as (``Recipe.columns``); the layers are recorded as
+    # the recipe resolved them. The Recipe and the attention read this object itself: no copies.
+    mode: str = field(default="single", metadata={"column": "routing_mode"})
+    layers: LayerSpec = field(default=LayerSpec(), metadata={"column": None})  # resolved by ``recipe.resolve``
+    bias: float = field(default=1.0, metadata={"column": "bias"})
+    prefix_position: int | None = field(default=None, metadata={"column": "prefix_position"})
+    impl: str = field(default="flat", metadata={"column": "routing_impl"})
 
     def __post_init__(self) -> None:
         if self.mode not in ROUTING_MODES:
@@ -52,6 +54,7 @@ class Routing:
             raise TypeError(f"Routing.layers must be a LayerSpec (kvembed.layers.parse_layers), got {self.layers!r}")
         if isinstance(self.bias, bool) or not isinstance(self.bias, (int, float)):
             raise TypeError(f"Routing.bias must be a number, got {self.bias!r}")
+        object.__setattr__(self, "bias", float(self.bias))  # one type in the recorded column
         if self.prefix_position is not None and (not isinstance(self.prefix_position, int) or self.prefix_position < 0):
             raise ValueError(f"prefix_position must be an integer >= 0 or None, got {self.prefix_position!r}")
 
