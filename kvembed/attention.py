@@ -26,6 +26,7 @@ Two implementations of the re-routed attention:
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -54,7 +55,7 @@ class RoutingState:
     symmetric: |i - j| < W).
     """
     mode: Mode
-    layers: frozenset[int]
+    layers: Collection[int]  # the re-routed layers (the recipe's tuple)
     last_index: torch.Tensor  # (B,) index of each row's final real token
     routing: Routing  # the method's settings as given (bias, impl), read here where they act
     padding_mask: torch.Tensor | None = None  # (B, S) bool, True on real tokens
@@ -68,11 +69,11 @@ class RoutingState:
     def of(cls, mode: Mode, recipe: Recipe, last_index: torch.Tensor, padding_mask: torch.Tensor,
            **kwargs) -> RoutingState:
         """The state of one forward pass as ``recipe`` re-routes it (``last_index``, ``padding_mask``: the batch's)."""
-        return cls(mode, frozenset(recipe.layers), last_index, recipe.routing, padding_mask=padding_mask, **kwargs)
+        return cls(mode, recipe.layers, last_index, recipe.routing, padding_mask=padding_mask, **kwargs)
 
     def check_reached(self, model) -> None:
         """Fail loudly when a model dropped the state on its way to attention (no layer was re-routed)."""
-        if self.visited != self.layers:
+        if self.visited != set(self.layers):
             raise RuntimeError(
                 f"Re-routing reached layers {sorted(self.visited)} but {sorted(self.layers)} were selected: this "
                 f"model does not pass extra keywords to its attention function (attn_implementation="

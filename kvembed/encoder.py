@@ -156,7 +156,7 @@ class Encoder(EncodingSurface):
             raise ValueError(f"Unknown ID sample set {spec.sample_set!r}; available: ['stsb-train']")
         sample = id_sample(spec.n_samples)
         cache_parts = {"backbone": self.backbone.source, "revision": self.backbone.revision,
-                       "dtype": self.backbone.dtype, "prompt": self.recipe.prompt_document,
+                       "dtype": self.backbone.dtype, "prompt": self.recipe.spec.prompt.document,
                        "max_length": self.max_length}
         choice = select_auto(spec, self.backbone.num_layers, lambda rep: self.layer_states(sample, rep), cache_parts)
         log.info("layers=auto chose %s for %s", list(choice.layers), self.backbone.name)

@@ -55,8 +55,8 @@ def test_a_4096_token_input_keeps_the_suffix_and_both_paths_agree(arch, tiny_bac
     # one row: padding is the flat/masked tests' subject at short lengths; a padded 4,096-token batch
     # costs five times as much on the CPU (SDPA's explicit-mask path)
     batch = forward.make_batch([e], bb.tokenizer.pad_token_id, "right")
-    outs = {impl: forward.run(bb.model, batch, replace(enc.recipe, routing_impl=impl)).last_hidden_state
-            for impl in ("flat", "masked")}
+    recipes = {impl: replace(enc.recipe, routing=replace(enc.recipe.routing, impl=impl)) for impl in ("flat", "masked")}
+    outs = {impl: forward.run(bb.model, batch, r).last_hidden_state for impl, r in recipes.items()}
     m = batch.real
     assert float((outs["flat"][m] - outs["masked"][m]).abs().max()) < 1e-5
     assert torch.isfinite(outs["flat"][m]).all()

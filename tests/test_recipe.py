@@ -123,7 +123,7 @@ def test_the_rerouting_settings_keep_one_form_from_the_override_to_the_attention
     recipe = resolve(spec, SMOLLM2, LayerChoice((3, 4), spec.routing.layers))
     state = RoutingState.of("single", recipe, torch.tensor([5]), torch.ones(1, 6, dtype=torch.bool))
     assert recipe.routing is spec.routing and state.routing is spec.routing  # carried, never copied
-    assert state.layers == frozenset({3, 4})
+    assert state.layers is recipe.layers == (3, 4)
     columns = recipe.columns()
     assert (columns["bias"], columns["prefix_position"], columns["routing_impl"], columns["routing_mode"]) == (
         2.0, 0, "masked", "single")
