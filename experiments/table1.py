@@ -37,7 +37,7 @@ def main() -> None:
         print(table.read_text())
         print(f"Done. The table is {table.relative_to(ROOT)} (and table1.csv beside it); the per-task parquet "
               f"files are under {(results / 'runs').relative_to(ROOT)}.\nNext: `make reproduce-table1 "
-              "PROFILE=offline` (the full offline benchmark, ~25 min on 2 cores), `make reproduce-table1 PLAN=1` "
+              "PROFILE=offline` (the full offline benchmark, ~51 min on 2 cores), `make reproduce-table1 PLAN=1` "
               "(what the paper's grid costs on a GPU), `make test`.")
         return
     extra = []
