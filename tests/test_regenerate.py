@@ -48,17 +48,22 @@ def test_screen_runs_before_the_stages_that_read_its_dev_choices(tmp_path):
 
 
 def _rows(path: Path, values: list[float]) -> Path:
-    pd.DataFrame({"task_name": ["A", "B"], "subset": ["default"] * 2, "split": ["test"] * 2,
-                  "metric": ["spearman"] * 2, "value": values}).to_parquet(path)
+    pd.DataFrame({"task_name": ["A", "B", "C"], "subset": ["default"] * 3, "split": ["test"] * 3,
+                  "metric": ["spearman"] * 3, "value": values, "is_main": [True] * 3}).to_parquet(path)
     return path
 
 
-def test_install_compares_each_regenerated_value_with_the_committed_one(tmp_path):
-    new = _rows(tmp_path / "new.parquet", [0.5, 0.25])
-    assert regenerate.compare(new, _rows(tmp_path / "same.parquet", [0.5, 0.25])) == (2, [])
-    equal, moved = regenerate.compare(new, _rows(tmp_path / "other.parquet", [0.5, 0.3]))
-    assert equal == 1 and len(moved) == 1 and "'task_name': 'B'" in moved[0]
-    assert regenerate.compare(new, tmp_path / "absent.parquet") == (0, [])
+def test_install_sorts_each_replaced_value_into_identical_float_noise_or_moved(tmp_path):
+    new = _rows(tmp_path / "new.parquet", [0.5, 0.25, float("nan")])
+    seen = regenerate.Comparison()
+    seen.add(new, _rows(tmp_path / "same.parquet", [0.5, 0.25, float("nan")]))
+    assert (seen.exact, seen.close, seen.moved) == (3, 0, [])
+    seen = regenerate.Comparison()
+    seen.add(new, _rows(tmp_path / "other.parquet", [0.5 + 3e-8, 0.2503, float("nan")]))
+    assert (seen.exact, seen.close) == (1, 1) and len(seen.moved) == 1
+    assert "B test spearman (main): 0.2503 -> 0.25" in seen.moved[0]
+    seen.add(new, tmp_path / "absent.parquet")  # nothing committed to compare with
+    assert (seen.exact, seen.close, len(seen.moved)) == (1, 1, 1)
 
 
 def test_a_regeneration_refuses_a_dirty_tree(monkeypatch):
