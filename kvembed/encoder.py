@@ -19,9 +19,7 @@ from tqdm.auto import tqdm
 
 from . import forward
 from .backbones import Backbone, load_backbone
-from .data.stsb import id_sample
 from .embed_cache import attach, cached_encode, role_key
-from .layers import LayerChoice, select_auto
 from .methods import MethodSpec
 from .overrides import Overrides, configure
 from .pooling import pool
@@ -119,8 +117,10 @@ class Encoder(EncodingSurface):
         self.sort_by_length = True  # False = arrival order (only to measure what sorting buys)
         self.recipe = resolve(method, backbone.facts)
         self.inputs = MethodInputs(backbone.tokenizer, self.recipe.spec, self.max_length)  # fails now on a bad template
-        if self.recipe.pending:  # layers=auto: measured on this model, then passed in
-            self.recipe = resolve(method, backbone.facts, self._measure_layers())
+        if self.recipe.pending:  # layers=auto: measured on this model
+            model = {"backbone": backbone.source, "revision": backbone.revision, "dtype": backbone.dtype,
+                     "max_length": self.max_length}
+            self.recipe = self.recipe.measured(backbone.facts, self.layer_states, model)
         self.stats: dict[str, float] = {"texts": 0, "tokens": 0, "seconds": 0.0, "oom_halvings": 0}
         self.cache = None  # see use_cache()
 
@@ -149,18 +149,6 @@ class Encoder(EncodingSurface):
             log.info("%d of %d texts truncated to max_length=%d (inside the text)", n_trunc, len(texts),
                      self.max_length)
         return encoded
-
-    def _measure_layers(self) -> LayerChoice:
-        spec = self.recipe.routing.layers
-        if spec.sample_set != "stsb-train":
-            raise ValueError(f"Unknown ID sample set {spec.sample_set!r}; available: ['stsb-train']")
-        sample = id_sample(spec.n_samples)
-        cache_parts = {"backbone": self.backbone.source, "revision": self.backbone.revision,
-                       "dtype": self.backbone.dtype, "prompt": self.recipe.spec.prompt.document,
-                       "max_length": self.max_length}
-        choice = select_auto(spec, self.backbone.num_layers, lambda rep: self.layer_states(sample, rep), cache_parts)
-        log.info("layers=auto chose %s for %s", list(choice.layers), self.backbone.name)
-        return choice
 
     # ---------------------------------------------------------------- properties
     @property

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .data.stsb import id_sample
 from .paths import atomic_write_bytes, cache_dir, stable_hash
 from .provenance import code_version
 from .twonn import ESTIMATORS, intrinsic_dimension
@@ -197,3 +198,13 @@ def select_auto(spec: LayerSpec, num_layers: int, states_fn: Callable[[str], np.
 
 __all__ = ["LayerSpec", "LayerChoice", "parse_layers", "resolve_static", "select_auto", "window_at_minimum",
            "id_curve", "STRATEGIES"]
+
+
+def measure_auto(spec: LayerSpec, num_layers: int, layer_states: Callable[[list[str], str], Any],
+                 cache_parts: dict[str, Any]) -> LayerChoice:
+    """``layers=auto`` on a model: ``layer_states(texts, representation)`` over the spec's ID sample, then
+    ``select_auto`` (cached on disk by ``cache_parts`` and the ID options)."""
+    if spec.sample_set != "stsb-train":
+        raise ValueError(f"Unknown ID sample set {spec.sample_set!r}; available: ['stsb-train']")
+    sample = id_sample(spec.n_samples)
+    return select_auto(spec, num_layers, lambda rep: layer_states(sample, rep), cache_parts)

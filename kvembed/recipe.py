@@ -12,14 +12,17 @@ needs no model: ``layers=auto`` is measured on the model first (``Encoder``), an
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from .layers import LayerChoice, resolve_static
+from .layers import LayerChoice, measure_auto, resolve_static
 from .methods.base import InterventionPlan, LayerSetting, MethodSpec, Routing, check_output_layer
 from .methods.token_prepending import paired_prompt
 
 NOT_A_COLUMN = {"column": False}
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,15 @@ class Recipe:
     @property
     def reroutes(self) -> bool:
         return self.routing is not None and bool(self.layers)
+
+    def measured(self, backbone: BackboneFacts, layer_states: Callable[[list[str], str], Any],
+                 cache_parts: dict[str, Any]) -> Recipe:
+        """A pending recipe (``layers=auto``) with its layers chosen: the ID curve of ``layer_states(texts,
+        representation)``, the model's states, on the spec's sample; ``cache_parts`` name the model."""
+        choice = measure_auto(self.routing.layers, backbone.num_layers, layer_states,
+                              {**cache_parts, "prompt": self.spec.prompt.document})
+        log.info("layers=auto chose %s for %s", list(choice.layers), backbone.name)
+        return resolve(self.spec, backbone, choice)
 
     def without_rerouting(self) -> Recipe:
         """The same recipe with no layer re-routed (the ID curve is measured on the plain forward)."""
