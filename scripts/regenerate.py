@@ -191,9 +191,8 @@ def install(folder: Path) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, dest)
         copied.add(dest)
-    for name in ("mteb",):
-        if (source / name).is_dir():
-            shutil.copytree(source / name, target / name, dirs_exist_ok=True)
+    if (source / "mteb").is_dir():
+        shutil.copytree(source / "mteb", target / "mteb", dirs_exist_ok=True)
     for path in [*source.glob("stsb_*.parquet"), source / "bench.parquet"]:
         if path.exists():
             shutil.copy2(path, target / path.name)
