@@ -196,8 +196,6 @@ def select_auto(spec: LayerSpec, num_layers: int, states_fn: Callable[[str], np.
     return LayerChoice(window_at_minimum(curve, spec), spec, curve)
 
 
-__all__ = ["LayerSpec", "LayerChoice", "parse_layers", "resolve_static", "select_auto", "window_at_minimum",
-           "id_curve", "STRATEGIES"]
 
 
 def measure_auto(spec: LayerSpec, num_layers: int, layer_states: Callable[[list[str], str], Any],
@@ -208,3 +206,7 @@ def measure_auto(spec: LayerSpec, num_layers: int, layer_states: Callable[[list[
         raise ValueError(f"Unknown ID sample set {spec.sample_set!r}; available: ['stsb-train']")
     sample = id_sample(spec.n_samples)
     return select_auto(spec, num_layers, lambda rep: layer_states(sample, rep), cache_parts)
+
+
+__all__ = ["LayerSpec", "LayerChoice", "parse_layers", "resolve_static", "select_auto", "measure_auto",
+           "window_at_minimum", "id_curve", "STRATEGIES"]
