@@ -19,9 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_bench_writes_a_ratio_per_method_and_length_and_the_extras(tmp_path):
     out = tmp_path / "bench.md"
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "bench.py"), "--model", "tiny-llama", "--lengths", "16",
-                    "32", "--tokens", "32", "--min-texts", "4", "--repeats", "2", "--sts-texts", "32", "--methods", "all",
-                    "--out", str(out)],
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "bench.py"), "--model", "tiny-llama",
+                    "--lengths", "16", "32", "--tokens", "32", "--min-texts", "4", "--repeats", "2",
+                    "--sts-texts", "32", "--methods", "all", "--out", str(out)],
                    check=True, capture_output=True, cwd=ROOT)
     raw = pd.read_parquet(out.with_suffix(".parquet"))
     assert set(raw["length"]) == {16, 32}
