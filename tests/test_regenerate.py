@@ -36,6 +36,19 @@ def test_every_driver_has_its_own_name_and_writes_into_the_regeneration_folder(t
     assert all(Path(regenerate.ROOT / d.argv[1]).exists() for d in drivers)
 
 
+# reports re-rendered from the rows by --install; every other committed file beside the rows is a driver's output
+RENDERED = {"table1.md", "table1.csv", "ablation.md", "ablation.csv", "locov1.md"}
+
+
+def test_every_committed_result_file_beside_the_rows_is_written_by_a_driver(tmp_path):
+    drivers = [d for lane in regenerate.lanes(tmp_path) for d in lane] + [regenerate.bench(tmp_path)]
+    written = {Path(arg).name for d in drivers for arg in d.argv if arg.startswith(str(tmp_path))}
+    committed = {p.name for p in (regenerate.ROOT / "results").iterdir() if p.is_file()} - RENDERED
+    assert committed, "no committed result files found"
+    # a driver writing X.md writes its rows beside it as X.parquet
+    assert {n for n in committed if Path(n).with_suffix(".md").name not in written} == set()
+
+
 def test_the_offline_profile_runs_first_one_driver_per_method(tmp_path):
     first = [lane[0] for lane in regenerate.lanes(tmp_path)][: len(regenerate.TABLE1_METHODS)]
     assert [d.argv[-1] for d in first] == [f"method={m}" for m in regenerate.TABLE1_METHODS]
