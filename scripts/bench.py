@@ -37,6 +37,8 @@ import torch
 from kvembed import Encoder
 from kvembed.backbones import load_backbone, locate
 from kvembed.overrides import configure
+from kvembed.paths import atomic_write_bytes
+from kvembed.provenance import git_commit
 
 METHODS = {  # label -> (method, overrides)
     "plain (mean)": ("mean", {}),
@@ -184,7 +186,8 @@ def main() -> None:
                              "tokens_per_s": tokens / seconds, "peak_mb": peak, "texts": count})
                 print(f"  {n:5d} tok  {label:22s} round {r}: {count / seconds:8.2f} texts/s  peak +{peak:7.1f} MiB",
                       flush=True)
-    raw = pd.DataFrame(rows)
+    commit = git_commit()
+    raw = pd.DataFrame(rows).assign(git_commit=commit)  # a timing, like a score, names the code it measured
     agg = raw.groupby(["length", "method"], as_index=False).agg(
         texts_per_s=("texts_per_s", "median"), tokens_per_s=("tokens_per_s", "median"),
         # median, not max: the first measurement of a process also pays for allocator growth, and with the
@@ -205,7 +208,8 @@ def main() -> None:
     header = (f"# Throughput and memory: KV-Embedding vs one plain forward\n\nMachine: {machine}; backbone "
               f"`{args.model}` ({backbone.dtype}); batch {args.batch_size}; {args.repeats} interleaved rounds "
               "(medians over the rounds of texts/s and of the peak memory above the loaded model: CUDA allocator, "
-              "or process RSS with glibc's mmap threshold fixed so freed memory is returned).\n\n"
+              "or process RSS with glibc's mmap threshold fixed so freed memory is returned). "
+              f"Code: commit `{commit}`.\n\n"
               "Command: `python scripts/bench.py "
               f"--model {args.model}" + (f" --dtype {args.dtype}" if args.dtype != "auto" else "") +
               f" --lengths {' '.join(map(str, lengths))} --tokens {args.tokens} --min-texts {args.min_texts}"
@@ -220,8 +224,8 @@ def main() -> None:
     extra = "\n" if args.skip_extras else extras(args, backbone, encoders, auto)
     print(header + table + extra)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(header + table + extra)
-    raw.to_parquet(args.out.with_suffix(".parquet"), index=False)
+    atomic_write_bytes(args.out, (header + table + extra).encode())
+    atomic_write_bytes(args.out.with_suffix(".parquet"), raw.to_parquet(index=False))
 
 
 def extras(args, backbone, encoders, auto) -> str:

@@ -28,6 +28,7 @@ def test_bench_writes_a_ratio_per_method_and_length_and_the_extras(tmp_path):
     assert {"plain (mean)", "kvembed (auto)", "kvembed (all layers)", "prompteol", "echo",
             "token_prepending", "cp", "sentence-transformers (mean)"} <= set(raw["method"])
     assert (raw.groupby(["length", "method"]).size() == 2).all()  # every method in every interleaved round
+    assert raw["git_commit"].nunique() == 1 and raw["git_commit"].iloc[0] in out.read_text()  # names its code
     assert (raw["texts"] >= 4).all()
     assert (raw["texts_per_s"] > 0).all() and (raw["peak_mb"] >= 0).all()
     text = out.read_text()
