@@ -196,8 +196,6 @@ def select_auto(spec: LayerSpec, num_layers: int, states_fn: Callable[[str], np.
     return LayerChoice(window_at_minimum(curve, spec), spec, curve)
 
 
-
-
 def measure_auto(spec: LayerSpec, num_layers: int, layer_states: Callable[[list[str], str], Any],
                  cache_parts: dict[str, Any]) -> LayerChoice:
     """``layers=auto`` on a model: ``layer_states(texts, representation)`` over the spec's ID sample, then
